@@ -1,0 +1,37 @@
+"""Sessions: each one is a thin call into ``python -m pipeline``; the logic lives in pipeline/."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests"]
+
+TOOL = ("-r", "environments/tool.txt")
+TESTS = ("-r", "environments/tool.txt", "-r", "environments/tests.txt")
+
+
+def _pipeline(session: nox.Session, command: str) -> None:
+    session.install(*TOOL)
+    session.run("python", "-m", "pipeline", command, *session.posargs)
+
+
+@nox.session
+def check(session: nox.Session) -> None:
+    """Build a release's wheel twice per Python and say whether it is reproducible."""
+    _pipeline(session, "check")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the offline test suite."""
+    session.install(*TESTS)
+    session.run("python", "-m", "pytest", "-m", "not network", *session.posargs)
+
+
+@nox.session(default=False)
+def tests_network(session: nox.Session) -> None:
+    """Run the tests that need the real PyPI."""
+    session.install(*TESTS)
+    session.run("python", "-m", "pytest", "-m", "network", *session.posargs)

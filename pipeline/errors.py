@@ -1,0 +1,82 @@
+"""One exception hierarchy; the CLI turns each into a one-line message."""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Root of every error the pipeline raises on purpose.
+
+    ``str(error)`` is the one line a user sees; subclasses carry structured fields.
+    """
+
+
+class UsageError(PipelineError):
+    """The command line asked for something that cannot be done."""
+
+
+class NetworkError(PipelineError):
+    """An index or download could not be reached, or answered 5xx: retry later."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"cannot reach {url}: {reason}")
+
+
+class ProjectNotFound(PipelineError):
+    """The index does not know this project."""
+
+    def __init__(self, name: str, index_url: str) -> None:
+        self.name = name
+        self.index_url = index_url
+        super().__init__(f"no project named {name!r} on {index_url}")
+
+
+class VersionNotFound(PipelineError):
+    """The project exists but has no such release."""
+
+    def __init__(self, name: str, version: str, available: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.version = version
+        tail = f" (latest: {', '.join(available[-3:])})" if available else ""
+        super().__init__(f"{name} has no release {version}{tail}")
+
+
+class DigestMismatch(PipelineError):
+    """A downloaded file's sha256 differs from what the index published."""
+
+    def __init__(self, filename: str, expected: str, actual: str) -> None:
+        self.filename = filename
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{filename}: sha256 {actual[:16]}... does not match the index's {expected[:16]}...; file refused"
+        )
+
+
+class UnsafeArchive(PipelineError):
+    """An sdist tries to write outside its folder, or holds links or devices."""
+
+    def __init__(self, archive: str, member: str, reason: str) -> None:
+        self.archive = archive
+        self.member = member
+        self.reason = reason
+        super().__init__(f"refused {archive}: member {member!r} {reason}")
+
+
+class EnvironmentFailed(PipelineError):
+    """The pinned build environment could not be resolved or installed."""
+
+    def __init__(self, what: str, detail: str, log: str | None = None) -> None:
+        self.what = what
+        self.detail = detail
+        self.log = log
+        super().__init__(f"{what}: {detail}")
+
+
+class SandboxUnavailable(PipelineError):
+    """Builds cannot be isolated on this machine and --unsandboxed was not given."""
+
+
+class StoreBusy(PipelineError):
+    """Another run holds the results store."""

@@ -1,0 +1,308 @@
+"""The records every stage passes on: frozen dataclasses with to_json()/from_json().
+
+The JSON form of :class:`Result` is the public API (see ``docs/schema.md``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, get_args
+
+SCHEMA_VERSION = 1
+
+Status = Literal["reproducible", "unreproducible", "build-failed", "timeout", "no-sdist", "error"]
+STATUSES: tuple[str, ...] = get_args(Status)
+#: statuses that are a verdict on the package (``error`` is the tracker's own failure)
+VERDICTS: tuple[str, ...] = ("reproducible", "unreproducible", "build-failed", "timeout", "no-sdist")
+
+Variation = Literal[
+    "build_path", "time", "timezone", "locale", "umask", "hostname", "hash_seed", "home", "user", "cpu_count"
+]
+VARIATIONS: tuple[str, ...] = get_args(Variation)
+VariationOutcome = Literal["same", "differs", "not-tested"]
+
+UpstreamStatus = Literal["identical", "equivalent", "different", "no-wheel", "not-comparable", "not-checked"]
+UPSTREAM_STATUSES: tuple[str, ...] = get_args(UpstreamStatus)
+
+
+def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file an index publishes (an sdist or a wheel)."""
+
+    filename: str
+    url: str
+    sha256: str | None
+    size: int | None = None
+    upload_time: str | None = None
+    yanked: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return _drop_none(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Artifact:
+        return cls(
+            filename=data["filename"],
+            url=data["url"],
+            sha256=data.get("sha256"),
+            size=data.get("size"),
+            upload_time=data.get("upload_time"),
+            yanked=bool(data.get("yanked", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Release:
+    """One version of a project as an index lists it."""
+
+    name: str
+    version: str
+    sdist: Artifact | None
+    wheels: tuple[Artifact, ...] = ()
+    index_url: str = ""
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The exact build environment: interpreter + pinned toolchain + the package's build lock.
+
+    ``base`` fingerprints interpreter + toolchain only (known before any resolution);
+    ``fingerprint`` covers everything, including the package's build requirements.
+    """
+
+    fingerprint: str
+    base: str
+    python: str
+    interpreter: str
+    toolchain: tuple[str, ...]
+    requirements: tuple[str, ...]
+    path: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "base": self.base,
+            "python": self.python,
+            "interpreter": self.interpreter,
+            "lock": {"toolchain": list(self.toolchain), "build": list(self.requirements)},
+            "path": self.path,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Environment:
+        lock = data.get("lock", {})
+        return cls(
+            fingerprint=data["fingerprint"],
+            base=data.get("base", ""),
+            python=data.get("python", ""),
+            interpreter=data.get("interpreter", ""),
+            toolchain=tuple(lock.get("toolchain", ())),
+            requirements=tuple(lock.get("build", ())),
+            path=data.get("path", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Build:
+    """One build of the wheel.  ``variations`` is empty for a controlled build."""
+
+    wheel: str | None
+    sha256: str | None
+    seconds: float
+    path: str | None
+    log: str | None
+    returncode: int | None
+    build_dir: str
+    variations: tuple[str, ...] = ()
+    timed_out: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["variations"] = list(self.variations)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Build:
+        return cls(
+            wheel=data.get("wheel"),
+            sha256=data.get("sha256"),
+            seconds=float(data.get("seconds", 0.0)),
+            path=data.get("path"),
+            log=data.get("log"),
+            returncode=data.get("returncode"),
+            build_dir=data.get("build_dir", ""),
+            variations=tuple(data.get("variations", ())),
+            timed_out=bool(data.get("timed_out", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way two wheels differ.
+
+    ``path`` is the member ("" for the archive itself); ``kind`` what differs (``added``,
+    ``removed``, ``content``, ``timestamp``, ``mode``, ``order``, ``compression``, ...);
+    ``cause`` a word from the cause taxonomy (docs/causes.md) or None when not yet explained.
+    """
+
+    path: str
+    kind: str
+    detail: str = ""
+    cause: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _drop_none(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Difference:
+        return cls(path=data["path"], kind=data["kind"], detail=data.get("detail", ""), cause=data.get("cause"))
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """How the rebuilt wheel compares with the wheel the index publishes."""
+
+    status: UpstreamStatus
+    wheel: str | None = None
+    url: str | None = None
+    sha256: str | None = None
+    passes: tuple[str, ...] = ()
+    differences: tuple[Difference, ...] = ()
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return _drop_none(
+            {
+                "status": self.status,
+                "wheel": self.wheel,
+                "url": self.url,
+                "sha256": self.sha256,
+                "passes": list(self.passes),
+                "differences": [d.to_json() for d in self.differences],
+                "note": self.note,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Upstream:
+        return cls(
+            status=data["status"],
+            wheel=data.get("wheel"),
+            url=data.get("url"),
+            sha256=data.get("sha256"),
+            passes=tuple(data.get("passes", ())),
+            differences=tuple(Difference.from_json(d) for d in data.get("differences", ())),
+            note=data.get("note", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How the builds were confined: ``sandbox`` names the tool ("none" when unsandboxed)."""
+
+    sandbox: str
+    offline: bool
+    user: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Isolation:
+        return cls(sandbox=data.get("sandbox", "none"), offline=bool(data.get("offline")), user=data.get("user", ""))
+
+
+@dataclass(frozen=True)
+class Result:
+    """One (project, version, interpreter) check: the unit the store keeps and the site shows."""
+
+    name: str
+    version: str
+    python: str
+    interpreter: str
+    status: Status
+    started: str
+    finished: str
+    reproduce: str
+    sdist: Artifact | None = None
+    environment: Environment | None = None
+    builds: tuple[Build, ...] = ()
+    differences: tuple[Difference, ...] = ()
+    variations: Mapping[str, VariationOutcome] = field(default_factory=dict)
+    sensitive_to: tuple[str, ...] = ()
+    upstream: Upstream | None = None
+    isolation: Isolation | None = None
+    controls: Mapping[str, str] = field(default_factory=dict)
+    index_url: str = ""
+    message: str = ""
+    diffoscope: str | None = None
+    tracker: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.name, self.version, self.interpreter)
+
+    @property
+    def is_verdict(self) -> bool:
+        return self.status in VERDICTS
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA_VERSION,
+            "name": self.name,
+            "version": self.version,
+            "python": self.python,
+            "interpreter": self.interpreter,
+            "status": self.status,
+            "message": self.message,
+            "sdist": self.sdist.to_json() if self.sdist else None,
+            "index_url": self.index_url,
+            "environment": self.environment.to_json() if self.environment else None,
+            "isolation": self.isolation.to_json() if self.isolation else None,
+            "controls": dict(self.controls),
+            "builds": [b.to_json() for b in self.builds],
+            "differences": [d.to_json() for d in self.differences],
+            "variations": dict(self.variations),
+            "sensitive_to": list(self.sensitive_to),
+            "upstream": self.upstream.to_json() if self.upstream else None,
+            "diffoscope": self.diffoscope,
+            "started": self.started,
+            "finished": self.finished,
+            "reproduce": self.reproduce,
+            "tracker": self.tracker,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Result:
+        status = data["status"]
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        return cls(
+            name=data["name"],
+            version=data["version"],
+            python=data.get("python", ""),
+            interpreter=data.get("interpreter", ""),
+            status=status,
+            started=data.get("started", ""),
+            finished=data.get("finished", ""),
+            reproduce=data.get("reproduce", ""),
+            sdist=Artifact.from_json(data["sdist"]) if data.get("sdist") else None,
+            environment=Environment.from_json(data["environment"]) if data.get("environment") else None,
+            builds=tuple(Build.from_json(b) for b in data.get("builds", ())),
+            differences=tuple(Difference.from_json(d) for d in data.get("differences", ())),
+            variations=dict(data.get("variations", {})),
+            sensitive_to=tuple(data.get("sensitive_to", ())),
+            upstream=Upstream.from_json(data["upstream"]) if data.get("upstream") else None,
+            isolation=Isolation.from_json(data["isolation"]) if data.get("isolation") else None,
+            controls=dict(data.get("controls", {})),
+            index_url=data.get("index_url", ""),
+            message=data.get("message", ""),
+            diffoscope=data.get("diffoscope"),
+            tracker=data.get("tracker", ""),
+        )
