@@ -1,0 +1,39 @@
+"""`nox -s bench`: each module here measures one area and yields figures (ratios where possible)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+#: area name -> module whose ``run(workdir: Path) -> Iterable[Figure]`` measures it
+BENCHMARKS: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure, with the target it is judged against."""
+
+    area: str
+    name: str
+    value: float
+    unit: str
+    target: str = ""
+    ok: bool | None = None
+
+    def line(self) -> str:
+        verdict = "" if self.ok is None else ("  ok" if self.ok else "  MISSED")
+        target = f"  (target {self.target})" if self.target else ""
+        return f"{self.area:<10} {self.name:<58} {self.value:>10.3f} {self.unit}{target}{verdict}"
+
+
+def run(areas: Iterable[str], workdir: Path) -> Iterator[Figure]:
+    """Run the named areas (all when empty) and yield their figures as they come."""
+    chosen = list(areas) or list(BENCHMARKS)
+    for area in chosen:
+        module = importlib.import_module(BENCHMARKS[area])
+        runner: Callable[[Path], Iterable[Figure]] = module.run
+        area_dir = workdir / area
+        area_dir.mkdir(parents=True, exist_ok=True)
+        yield from runner(area_dir)
