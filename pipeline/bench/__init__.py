@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 #: area name -> module whose ``run(workdir: Path) -> Iterable[Figure]`` measures it
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "check": "pipeline.bench.check",
+    "sandbox": "pipeline.bench.sandbox",
+}
 
 
 @dataclass(frozen=True)
