@@ -22,7 +22,7 @@ from .net import Client
 from .provision import Provisioner, cached_lock, load_lock, save_lock, static_requirements
 from .records import Artifact, Build, Environment, Isolation, Release, Result
 from .resolve import PYPI_SIMPLE, resolve_release
-from .workspace import Workspace
+from .workspace import Workspace, reachable_by_builds
 
 GiB = 1024**3
 
@@ -37,7 +37,8 @@ class CheckOptions:
     unsandboxed: bool = False
 
     def pip_source(self) -> PipSource:
-        return PipSource(index_url=self.index_url, find_links=self.find_links)
+        links = tuple(str(Path(link).resolve()) if Path(link).exists() else link for link in self.find_links)
+        return PipSource(index_url=self.index_url, find_links=links)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class Checker:
             self.client = Client(self.workspace.http_cache)
         if self.backend is None:
             self.backend = sandbox.choose_backend(self.options.unsandboxed)
+        if self.backend.isolated:
+            reachable_by_builds(self.workspace.out)
         self.limits = sandbox.Limits(timeout=self.options.timeout, memory=self.options.memory)
         self.provisioner = Provisioner(self.workspace, self.backend, self.limits, self.options.pip_source())
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
+import urllib.parse
+import urllib.request
 import shutil
 import subprocess
 import sys
@@ -76,6 +79,16 @@ class PipSource:
 
     index_url: str | None = "https://pypi.org/simple/"
     find_links: tuple[str, ...] = ()
+
+    def local_paths(self) -> tuple[str, ...]:
+        """Folders on this machine pip reads from (the sandbox must show them)."""
+        paths = []
+        for location in (self.index_url or "", *self.find_links):
+            if location.startswith("file:"):
+                location = urllib.request.url2pathname(urllib.parse.urlparse(location).path)
+            if location.startswith("/") and os.path.exists(location):
+                paths.append(os.path.realpath(location))
+        return tuple(paths)
 
     def args(self) -> list[str]:
         out = ["--index-url", self.index_url] if self.index_url else ["--no-index"]

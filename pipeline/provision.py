@@ -47,6 +47,8 @@ class Provisioner:
                 "HOME": home,
                 "PIP_CACHE_DIR": str(self.workspace.pip_cache),
                 "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                "PIP_CONFIG_FILE": os.devnull,  # the machine's pip.conf (extra indexes, constraints) stays out
+                "PIP_USER": "0",
                 "PIP_NO_INPUT": "1",
                 "LC_ALL": "C.UTF-8",
                 "PYTHONHASHSEED": "0",
@@ -58,6 +60,7 @@ class Provisioner:
     def _run(self, argv: list[str], interpreter: Interpreter, log: Path, *, ro: tuple[str, ...] = (),
              rw: tuple[str, ...] = (), network: bool = True, cwd: str = "/") -> sandbox.Outcome:
         mounts = [sandbox.Mount(interpreter.prefix)]
+        ro = (*ro, *(p for p in self.pip_source.local_paths() if network))
         mounts += [sandbox.Mount(p) for p in ro] + [sandbox.Mount(p, writable=True) for p in rw]
         if network:
             self.workspace.pip_cache.mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,7 @@ class Backend:
     offline_capable: bool
 
 
-_FRESH_ROOTS = ("/tmp", "/var/tmp", "/root", "/home")
+FRESH_ROOTS = ("/tmp", "/var/tmp", "/root", "/home")
 
 
 def _bwrap_argv(spec: Spec, limits: Limits) -> list[str]:
@@ -97,7 +97,7 @@ def _bwrap_argv(spec: Spec, limits: Limits) -> list[str]:
     for path in (*spec.dirs, *(m.path for m in spec.mounts)):
         # bwrap would make missing parents 0700 on the fresh tmpfs roots; the build uid must traverse them
         for parent in reversed(Path(path).parents[:-1]):
-            if str(parent) not in made and str(parent).startswith(_FRESH_ROOTS) and str(parent) not in _FRESH_ROOTS:
+            if str(parent) not in made and str(parent).startswith(FRESH_ROOTS) and str(parent) not in FRESH_ROOTS:
                 argv += ["--perms", "0755", "--dir", str(parent)]
                 made.add(str(parent))
     for path in spec.dirs:

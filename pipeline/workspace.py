@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import UsageError
+from .sandbox import FRESH_ROOTS
 
 #: builds happen at /tmp/wheelrepro/<interpreter>/<name>-<version>, the same path every time
 BUILD_ROOT = Path("/tmp/wheelrepro")
@@ -45,3 +50,17 @@ class Workspace:
 
     def build_dir(self, name: str, version: str, tag: str, root: Path = BUILD_ROOT) -> Path:
         return root / tag / f"{name}-{version}"
+
+
+def reachable_by_builds(path: Path) -> None:
+    """Builds run as an unprivileged uid that must reach the venvs under ``path``; say so when it cannot."""
+    path.mkdir(parents=True, exist_ok=True)
+    for folder in (path, *path.parents):
+        if str(folder).startswith(tuple(root + "/" for root in FRESH_ROOTS)):
+            continue  # the sandbox makes these parents itself, searchable
+        if not folder.stat().st_mode & stat.S_IXOTH:
+            raise UsageError(
+                f"{folder} is not searchable by other users (mode {stat.S_IMODE(folder.stat().st_mode):o}), so the "
+                f"sandboxed build user cannot reach {path}; choose another --out or `chmod o+x {folder}`"
+            )
+    os.chmod(path, 0o755)

@@ -6,6 +6,7 @@ dirs.  Both are timed in this process, on the same interpreter, so the ratio is 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import time
@@ -28,7 +29,8 @@ def _original(python: Path, requirement: str, workdir: Path) -> tuple[float, boo
     for number in (1, 2):
         dest = workdir / f"orig-{requirement}-{number}"
         subprocess.run([str(python), "-m", "pip", "wheel", "--quiet", "--no-binary", ":all:", "--no-cache-dir",
-                        "--no-deps", "--wheel-dir", str(dest), requirement], check=True, capture_output=True)
+                        "--no-deps", "--wheel-dir", str(dest), requirement], check=True, capture_output=True,
+                       env={**os.environ, "PIP_CONFIG_FILE": os.devnull})
         digests.append(sha256_of(next(dest.glob("*.whl"))))
     return time.monotonic() - started, digests[0] == digests[1]
 
@@ -49,6 +51,7 @@ def run(workdir: Path) -> Iterator[Figure]:
         yield Figure("check", f"{name}: original method, two builds", original, "s")
         yield Figure("check", f"{name}: original method gives identical wheels", float(original_same), "bool")
         out = Path(tempfile.mkdtemp(prefix="cold-", dir=workdir))
+        out.chmod(0o755)
         checker = Checker(CheckOptions(out=out))
         target = checker.target(requirement)
         started = time.monotonic()
