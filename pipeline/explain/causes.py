@@ -206,12 +206,14 @@ def classify_text(a: bytes, b: bytes) -> Evidence:
 
 def classify_strings(only_a: set[bytes], only_b: set[bytes]) -> Evidence | None:
     """Pick a cause from printable strings found in one binary and not the other (None: no clue)."""
-    paths_a = set().union(*(find_paths(s) for s in only_a)) if only_a else set()
-    paths_b = set().union(*(find_paths(s) for s in only_b)) if only_b else set()
-    if (paths_a - paths_b) or (paths_b - paths_a):
-        return Evidence("build_path", (f"paths only in A: {_clip(paths_a - paths_b)}; only in B: {_clip(paths_b - paths_a)}",))
-    dates_a = set().union(*(find_dates(s) for s in only_a)) if only_a else set()
-    dates_b = set().union(*(find_dates(s) for s in only_b)) if only_b else set()
-    if (dates_a - dates_b) or (dates_b - dates_a):
-        return Evidence("timestamp", (f"dates only in A: {_clip(dates_a - dates_b)}; only in B: {_clip(dates_b - dates_a)}",))
+    rules: tuple[tuple[Cause, str, Callable[[bytes], set[bytes]]], ...] = (
+        ("build_path", "paths", find_paths),
+        ("timestamp", "dates", find_dates),
+    )
+    for cause, what, finder in rules:
+        found_a: set[bytes] = set().union(*(finder(s) for s in only_a))
+        found_b: set[bytes] = set().union(*(finder(s) for s in only_b))
+        if found_a != found_b:
+            note = f"{what} only in A: {_clip(found_a - found_b)}; only in B: {_clip(found_b - found_a)}"
+            return Evidence(cause, (note,))
     return None

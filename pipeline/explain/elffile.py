@@ -41,10 +41,13 @@ class ELFFile:
     endian: str
     sections: tuple[Section, ...]
 
-    def section_bytes(self, section: Section) -> bytes:
-        return self.data[section.offset : section.offset + section.size] if section.has_bytes else b""
+    def section_bytes(self, section: Section) -> memoryview:
+        """A view, not a copy: a large .debug_info is compared without doubling memory."""
+        if not section.has_bytes:
+            return memoryview(b"")
+        return memoryview(self.data)[section.offset : section.offset + section.size]
 
-    def contents(self, section: Section) -> bytes:
+    def contents(self, section: Section) -> bytes | memoryview:
         """Section bytes, inflated when the section is zlib-compressed (SHF_COMPRESSED)."""
         raw = self.section_bytes(section)
         if not section.flags & SHF_COMPRESSED:
@@ -81,7 +84,7 @@ class ELFFile:
         return None
 
 
-def _note_desc(data: bytes, endian: str, wanted: int) -> str | None:
+def _note_desc(data: bytes | memoryview, endian: str, wanted: int) -> str | None:
     offset = 0
     while offset + 12 <= len(data):
         namesz, descsz, ntype = struct.unpack_from(endian + "III", data, offset)

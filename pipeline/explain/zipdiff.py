@@ -114,8 +114,10 @@ def raw_equal(fa: BinaryIO, fb: BinaryIO, ia: zipfile.ZipInfo, ib: zipfile.ZipIn
     Same method + same stored bytes means the same content (decompression is deterministic), so
     most equal members are settled without inflating or hashing them.  False means "not proven".
     """
-    if ia.compress_type != ib.compress_type or ia.compress_size != ib.compress_size or (ia.flag_bits | ib.flag_bits) & 1:
-        return False  # bit 0: encrypted, the stored bytes say nothing
+    if ia.compress_type != ib.compress_type or ia.compress_size != ib.compress_size:
+        return False
+    if (ia.flag_bits | ib.flag_bits) & 1:
+        return False  # encrypted: the stored bytes say nothing
     start_a, start_b = _data_offset(fa, ia), _data_offset(fb, ib)
     if start_a is None or start_b is None:
         return False
@@ -224,7 +226,8 @@ def order_difference(ea: dict[str, Entry], eb: dict[str, Entry]) -> Difference |
         return None
     first = next(i for i, (x, y) in enumerate(zip(order_a, order_b)) if x != y)
     moved = sum(1 for x, y in zip(order_a, order_b) if x != y)
-    detail = f"{moved} of {len(common)} members out of place; first at position {first}: {order_a[first]} vs {order_b[first]}"
+    detail = f"{moved} of {len(common)} members out of place; first at position {first}: "
+    detail += f"{order_a[first]} vs {order_b[first]}"
     return Difference("", "order", detail, "entry_order")
 
 
