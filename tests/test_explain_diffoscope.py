@@ -37,7 +37,7 @@ def test_real_diffoscope_writes_html(tmp_path: Path) -> None:
     assert report is not None and report.html is not None, report
     text = report.html.read_text()
     assert "<html" in text.lower() and "demo/_p.py" in text
-    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["a.whl--b.whl.html"]
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["a.whl--b.whl.diffoscope.html"]
 
 
 def test_missing_diffoscope_gives_a_reason(tmp_path: Path) -> None:

@@ -154,7 +154,8 @@ def compare_wheels(
         differences.append(Difference("", "archive", detail, "zip_metadata"))
     report = None
     if diffoscope_dir is not None:
-        html = Path(diffoscope_dir) / f"{a.name}--{b.name}.html"
+        stem = a.name if a.name == b.name else f"{a.name}--{b.name}"
+        html = Path(diffoscope_dir) / f"{stem}.diffoscope.html"
         report = run_diffoscope(a, b, html, diffoscope_timeout)
     return WheelComparison(
         str(a), str(b), sha_a, sha_b, False, tuple(differences), len(ea), len(eb), len(changed), report

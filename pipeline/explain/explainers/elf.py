@@ -30,29 +30,28 @@ def explain(path: str, a: Member, b: Member, context: Context) -> Explanation | 
     changed = [
         name for name in sa if name in sb and ea.section_bytes(sa[name]) != eb.section_bytes(sb[name])
     ]
-    parts = []
-    if changed:
-        parts.append(f"sections differ: {clip_list(changed, 5)}")
+    others = [name for name in changed if name != _BUILD_ID]
+    id_a, id_b = ea.build_id(), eb.build_id()
+    # strings are searched only where the files differ, in inflated form for compressed debug info
+    strings_a = b"\x00".join(ea.contents(sa[n]) for n in others + only_a if n != _BUILD_ID)
+    strings_b = b"\x00".join(eb.contents(sb[n]) for n in others + only_b if n != _BUILD_ID)
+    evidence, note = string_evidence(strings_a, strings_b)
+    # most telling first: a terminal line shows only the start of the detail
+    parts = [f"sections differ: {clip_list(others, 5)}"] if others else []
+    if evidence:
+        parts.append(evidence.text())
     if only_a or only_b:
         parts.append(f"sections only in A: {clip_list(only_a)}; only in B: {clip_list(only_b)}")
-    if not parts:
-        parts.append("sections equal; headers or layout differ")
-    id_a, id_b = ea.build_id(), eb.build_id()
-    build_id_changed = id_a != id_b
-    if build_id_changed:
-        parts.append(f"build-id {(id_a or 'none')[:12]} -> {(id_b or 'none')[:12]} (symptom)")
-    # strings are searched only where the files differ, in inflated form for compressed debug info
-    strings_a = b"\x00".join(ea.contents(sa[n]) for n in changed + only_a if n != _BUILD_ID)
-    strings_b = b"\x00".join(eb.contents(sb[n]) for n in changed + only_b if n != _BUILD_ID)
-    evidence, note = string_evidence(strings_a, strings_b)
+    if id_a != id_b:
+        symptom = " (symptom)" if others or only_a or only_b else ""
+        parts.append(f"build-id {(id_a or 'none')[:12]} -> {(id_b or 'none')[:12]}{symptom}")
     if note:
         parts.append(note)
-    detail = "ELF: " + "; ".join(parts)
+    detail = "ELF: " + ("; ".join(parts) or "sections equal; headers or layout differ")
     if evidence:
-        return Explanation(f"{detail} [{evidence.text()}]", evidence.cause)
-    if build_id_changed and changed == [_BUILD_ID] and not (only_a or only_b):
-        return Explanation(detail + " [only the build-id differs]", "build_id")
-    others = [n for n in changed if n != _BUILD_ID]
+        return Explanation(detail, evidence.cause)
+    if id_a != id_b and not (others or only_a or only_b):
+        return Explanation(detail + " (nothing else differs)", "build_id")
     if others and not (only_a or only_b) and all(
         looks_random(ea.section_bytes(sa[n]), eb.section_bytes(sb[n])) for n in others
     ):
