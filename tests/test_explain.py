@@ -46,7 +46,10 @@ BASE = (
     Spec("demo/blob.bin", random.Random(1).randbytes(4096)),
     Spec("demo/words.txt", _words(0)),
     Spec(METADATA, b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: attrs\nRequires-Dist: idna\n\nDemo.\n"),
-    Spec(f"{DIST}/WHEEL", b"Wheel-Version: 1.0\nGenerator: handmade\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+    Spec(
+        f"{DIST}/WHEEL",
+        b"Wheel-Version: 1.0\nGenerator: handmade (/tmp/pip-build-env-a1/lib)\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    ),
     Spec(f"{DIST}/entry_points.txt", b"[console_scripts]\ndemo = demo:main\n"),
 )
 
@@ -135,6 +138,14 @@ CASES: dict[str, tuple[Callable[[tuple[Spec, ...]], tuple[Spec, ...]], set[tuple
         change(METADATA, data=BASE[6].data.replace(b"attrs\nRequires-Dist: idna", b"idna\nRequires-Dist: attrs")),
         {(METADATA, "content", "hash_seed_ordering"), DERIVED},
     ),
+    "entry-point": (
+        change(f"{DIST}/entry_points.txt", data=b"[console_scripts]\ndemo = demo:cli\n"),
+        {(f"{DIST}/entry_points.txt", "content", "content"), DERIVED},
+    ),
+    "wheel-generator-path": (
+        change(f"{DIST}/WHEEL", data=BASE[7].data.replace(b"-a1/", b"-x1/")),
+        {(f"{DIST}/WHEEL", "content", "build_path"), DERIVED},
+    ),
 }
 
 
@@ -185,6 +196,8 @@ def test_each_change_is_found_and_explained(case: str, wheel_a: Path, tmp_path: 
         ("compression-level", "demo/words.txt", ["level differs"]),
         ("random-bytes", "demo/blob.bin", ["size 4096 (same)", "look random"]),
         ("order-only", "", ["position 0: demo/__init__.py vs demo/stamp.py"]),
+        ("entry-point", f"{DIST}/entry_points.txt", ["console_scripts.demo: 'demo:main' -> 'demo:cli'"]),
+        ("wheel-generator-path", f"{DIST}/WHEEL", ["generator: 'handmade (/tmp/pip-build-env-a1/lib)' -> 'handmade (/tmp/pip-build-env-x1/lib)'"]),
     ],
 )
 def test_details_carry_the_evidence(case: str, path: str, needles: list[str], wheel_a: Path, tmp_path: Path) -> None:
@@ -299,3 +312,19 @@ def test_long_lines_are_clipped_around_the_change() -> None:
     assert [line[0] for line in changed] == ["-", "+"]
     assert "A" in changed[0] and "B" in changed[1]
     assert all(len(line) <= LINE_WIDTH for line in lines)
+
+
+def test_stale_record_is_called_out(wheel_a: Path, tmp_path: Path) -> None:
+    # B's RECORD is written for a different _build.py than the one B holds
+    specs = CASES["build-path"][0](BASE)
+    b = _wheel_b(tmp_path, specs)
+    with zipfile.ZipFile(b) as archive:
+        members = [(info, archive.read(info)) for info in archive.infolist()]
+    (tmp_path / "c").mkdir()
+    c = tmp_path / "c" / b.name
+    with zipfile.ZipFile(c, "w") as archive:
+        for info, data in members:
+            archive.writestr(info, BASE[1].data if info.filename == "demo/_build.py" else data)
+    (record,) = [d for d in compare_wheels(wheel_a, c).differences if d.path == RECORD]
+    assert record.cause == "derived"
+    assert "but the bytes are equal in both archives for demo/_build.py" in record.detail

@@ -41,6 +41,7 @@ def explain(path: str, a: Member, b: Member, context: Context) -> Explanation | 
     if not parts:
         # same paths and hashes, so only the sizes column or quoting changed: not derived
         return Explanation("rows differ outside the hash column", "content")
-    unexplained = [p for p in changed if p not in context.changed and context.changed]
-    tail = f"; RECORD disagrees with the archive for {clip_list(unexplained)}" if unexplained else ""
+    # a hash RECORD says changed, for a member whose bytes are equal in both archives: a stale RECORD
+    stale = [p for p in changed if context.changed and p not in context.changed]
+    tail = f"; but the bytes are equal in both archives for {clip_list(stale)}" if stale else ""
     return Explanation("derived: " + "; ".join(parts) + tail, "derived")
