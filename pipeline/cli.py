@@ -171,8 +171,15 @@ def main_bench(argv: Sequence[str]) -> int:
     return 1 if missed else 0
 
 
+def main_diff(argv: Sequence[str]) -> int:
+    from .explain import main_diff as diff
+
+    return diff(list(argv))
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "check": main_check,
+    "diff": main_diff,
     "lock": main_lock,
     "wheelhouse": main_wheelhouse,
     "bench": main_bench,
