@@ -80,3 +80,13 @@ class SandboxUnavailable(PipelineError):
 
 class StoreBusy(PipelineError):
     """Another run holds the results store."""
+
+
+class InvalidList(PipelineError):
+    """A package list has a line that is neither a name nor ``name==version``."""
+
+    def __init__(self, where: str, line: str, reason: str) -> None:
+        self.where = where
+        self.line = line
+        self.reason = reason
+        super().__init__(f"{where}: {reason}: {line!r}")
