@@ -74,6 +74,10 @@ class EnvironmentFailed(PipelineError):
         super().__init__(f"{what}: {detail}")
 
 
+class BuildRequirementsFailed(EnvironmentFailed):
+    """The package's own build requirements cannot be met: a verdict (build-failed), not our error."""
+
+
 class SandboxUnavailable(PipelineError):
     """Builds cannot be isolated on this machine and --unsandboxed was not given."""
 
