@@ -59,6 +59,11 @@ class NightlyOptions:
     tick: float = 5.0
     export_dir: Path | None = None
     today: date | None = None
+    # passed through to the engine's check, as in `nox -s check`
+    timeout: float = 1800.0
+    memory: int = 8 * 1024**3
+    unsandboxed: bool = False
+    find_links: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class Summary:
     projects: int
     interpreters: tuple[str, ...]
     built: tuple[Result, ...]
+    failed_resolution: tuple[Result, ...]
     skipped: tuple[Skip, ...]
     unknown: tuple[str, ...]
     unresolved: tuple[str, ...]
@@ -79,7 +85,7 @@ class Summary:
 
     @property
     def counts(self) -> dict[str, int]:
-        return count_statuses(r.status for r in self.built)
+        return count_statuses(r.status for r in self.failed_resolution + self.built)
 
     @property
     def waiting(self) -> tuple[Skip, ...]:
@@ -89,7 +95,8 @@ class Summary:
         counts = ", ".join(f"{n} {status}" for status, n in self.counts.items()) or "nothing built"
         out = [
             f"nightly: {self.projects} projects x {len(self.interpreters)} interpreters"
-            f" ({', '.join(self.interpreters)}): {len(self.built)} built, {len(self.skipped)} up to date or waiting",
+            f" ({', '.join(self.interpreters)}): {len(self.built)} built, {len(self.skipped)} up to date or waiting,"
+            f" {len(self.unknown) + len(self.unresolved)} not resolved",
             f"results: {counts}",
         ]
         for label, items in (("unknown in the index", self.unknown), ("could not resolve", self.unresolved)):
@@ -136,7 +143,7 @@ def run_nightly(
         snapshot = store.snapshot()
         before = store.latest_statuses()
         first_new = store.last_id() + 1
-        phases.mark("lists")
+        phases.mark("setup")
 
         resolved = resolve_all(
             chosen, engine.resolve, options.index_url, options.resolve_jobs, options.attempts, options.backoff
@@ -184,7 +191,8 @@ def run_nightly(
     return Summary(
         projects=len(chosen),
         interpreters=tuple(s.interpreter for s in slots),
-        built=tuple(recorded) + tuple(built),
+        built=tuple(built),
+        failed_resolution=tuple(recorded),
         skipped=plan.skipped,
         unknown=tuple(r.message for r in resolved if r.unknown),
         unresolved=tuple(r.message for r in resolved if r.release is None and not r.unknown),
@@ -211,11 +219,9 @@ def utc_today() -> date:
 
 def load_engine(options: NightlyOptions) -> Engine:
     """The real double-build engine, adapted to :class:`Engine`."""
-    try:
-        from pipeline import engine_adapter
-    except ImportError as exc:
-        raise PipelineError(f"the build engine is not available in this checkout ({exc})") from None
-    return engine_adapter.engine(options)
+    from pipeline import nightly_engine
+
+    return nightly_engine.engine(options)
 
 
 def load_renderer() -> Render | None:
@@ -238,7 +244,11 @@ def nightly_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="builds in parallel (default: cores)")
     parser.add_argument("--shard", help="K/N: only this slice of the projects (stable by name hash)")
     parser.add_argument("--force", action="store_true", help="rebuild even what already has a verdict")
-    parser.add_argument("--index-url", default=DEFAULT_INDEX)
+    parser.add_argument("--index-url", default=DEFAULT_INDEX, help="PEP 503/691 simple index (https:// or file://)")
+    parser.add_argument("--find-links", action="append", default=[], metavar="DIR|URL", help="extra place for build requirements")
+    parser.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS", help="per build (default 1800)")
+    parser.add_argument("--memory", type=float, default=8.0, metavar="GIB", help="address-space cap per build (default 8)")
+    parser.add_argument("--unsandboxed", action="store_true", help="build without bubblewrap (results are marked so)")
     parser.add_argument("--out", type=Path, default=Path("out"))
     parser.add_argument("--wait", action="store_true", help="wait for another run on the same out/ instead of refusing")
     parser.add_argument("--export", type=Path, help="write this run's results to a new JSON file in this folder (default with --shard: OUT/shard-results)")
@@ -262,6 +272,10 @@ def options_from_args(args: argparse.Namespace) -> NightlyOptions:
         index_url=args.index_url,
         wait=args.wait,
         export_dir=export,
+        timeout=args.timeout,
+        memory=int(args.memory * 1024**3),
+        unsandboxed=args.unsandboxed,
+        find_links=tuple(args.find_links),
     )
 
 

@@ -24,7 +24,7 @@ Check = Callable[[Release, Slot], Result]
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def describe(exc: BaseException) -> str:

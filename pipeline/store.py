@@ -57,11 +57,22 @@ def build_seconds(result: Result) -> float:
     if total > 0:
         return total
     try:
-        started = datetime.fromisoformat(result.started)
-        finished = datetime.fromisoformat(result.finished)
+        started = datetime.fromisoformat(sortable_time(result.started).replace("Z", "+00:00"))
+        finished = datetime.fromisoformat(sortable_time(result.finished).replace("Z", "+00:00"))
     except ValueError:
         return 0.0
     return max((finished - started).total_seconds(), 0.0)
+
+
+def sortable_time(stamp: str) -> str:
+    """An ISO time as UTC with microseconds, so "…Z", "…+00:00" and other offsets sort right."""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def row_json(result: Result, base: str) -> dict[str, Any]:
@@ -165,7 +176,7 @@ class Store:
                 result.interpreter,
                 result.status,
                 row.get("base", ""),
-                result.finished,
+                sortable_time(result.finished),
                 build_seconds(result),
                 json.dumps(row["result"], sort_keys=True, ensure_ascii=False),
             ),

@@ -83,7 +83,7 @@ class FakeEngine:
             for _ in range(2)
         )
         env = Environment("fp-" + slot.base, slot.base, slot.python, slot.interpreter, ("pip==25",), (), "/env")
-        stamp = self.finished or time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        stamp = self.finished or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         return Result(
             name=release.name,
             version=release.version,

@@ -183,3 +183,11 @@ def test_wait_blocks_until_the_holder_is_done(tmp_path):
         waited = time.monotonic() - start
     holder.wait()
     assert waited > 0.2
+
+
+def test_times_in_different_notations_sort_as_times(store):
+    store.add(result(status="unreproducible", finished="2026-01-01T03:00:00+01:00"))  # 02:00 UTC
+    store.add(result(status="reproducible", finished="2026-01-01T02:30:00Z"))
+    store.add(result(interpreter="cp311", status="build-failed", finished="2026-01-01T23:30:00-02:00"))  # next day UTC
+    assert [r.status for r in store.history("alpha")] == ["unreproducible", "reproducible", "build-failed"]
+    assert store.failure_streak("alpha", "1.0", "cp311", "base-312").last == "2026-01-02"
