@@ -35,3 +35,21 @@ def tests_network(session: nox.Session) -> None:
     """Run the tests that need the real PyPI."""
     session.install(*TESTS)
     session.run("python", "-m", "pytest", "-m", "network", *session.posargs)
+
+
+@nox.session(default=False)
+def nightly(session: nox.Session) -> None:
+    """Check every listed project on every interpreter found (only what is new), then render."""
+    _pipeline(session, "nightly")
+
+
+@nox.session(default=False)
+def merge(session: nox.Session) -> None:
+    """Fold shard result files into out/ (merging twice adds nothing)."""
+    _pipeline(session, "merge")
+
+
+@nox.session(default=False)
+def lists(session: nox.Session) -> None:
+    """Refresh lists/top-pypi.txt from the public download ranking (keeps it when offline)."""
+    _pipeline(session, "lists")

@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from fake_engine import FakeEngine
 
 from pipeline.errors import StoreBusy, UsageError
 from pipeline.lists import ListEntry
@@ -15,6 +14,7 @@ from pipeline.nightly import NightlyOptions, main_merge, main_nightly, run_night
 from pipeline.plan import Slot, Task, longest_first, parse_shard, plan_builds, shard_of
 from pipeline.records import Release
 from pipeline.store import RunLock, Snapshot, Store
+from tests.fake_engine import FakeEngine
 
 
 def entries(*names: str) -> list[ListEntry]:
