@@ -141,7 +141,7 @@ def build_wheel(
     record = Build(
         wheel=kept.name if kept else None,
         sha256=sha,
-        seconds=seconds,
+        seconds=round(seconds, 3),
         path=str(kept) if kept else None,
         log=str(log),
         returncode=outcome.returncode,

@@ -50,6 +50,7 @@ class Target:
     sdist_path: Path | None
     argument: str  # how the user named it, for the reproduce command
     release: Release | None = None
+    problem: str = ""  # why the sdist cannot be used (digest mismatch, download failed)
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,12 @@ class Checker:
         release = resolve_release(self.client, self.options.index_url, argument)
         if release.sdist is None:
             return Target(release.name, release.version, None, None, f"{release.name}=={release.version}", release)
-        path = fetch_artifact(self.client, release.sdist, self.workspace.sdists)
-        return Target(release.name, release.version, release.sdist, path, f"{release.name}=={release.version}", release)
+        argument = f"{release.name}=={release.version}"
+        try:
+            path = fetch_artifact(self.client, release.sdist, self.workspace.sdists)
+        except PipelineError as exc:  # known release, unusable file: an `error` result, never a verdict
+            return Target(release.name, release.version, release.sdist, None, argument, release, problem=str(exc))
+        return Target(release.name, release.version, release.sdist, path, argument, release)
 
     def local_target(self, path: Path, argument: str) -> Target:
         try:
@@ -122,6 +127,8 @@ class Checker:
                                 user=f"uid {sandbox.BUILD_UID}" if self.backend.isolated else ""),
             tracker=__version__,
         )
+        if target.problem:
+            return Result(status="error", finished=now(), message=target.problem, **common)
         if target.sdist_path is None:
             return Result(status="no-sdist", finished=now(), message="the release publishes no sdist", **common)
         env: Environment | None = None

@@ -141,9 +141,23 @@ def main_lock(argv: Sequence[str]) -> int:
     return 0 if discovery.found else 2
 
 
+def main_wheelhouse(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline wheelhouse", description="Download the pinned toolchains' wheels for offline builds.")
+    parser.add_argument("dest")
+    parser.add_argument("--extra", help="a requirements file to add (e.g. environments/fixtures.txt)")
+    parser.add_argument("--index-url", default=PYPI_SIMPLE)
+    args = parser.parse_args(argv)
+    minors = parse_wanted(None)
+    environments.fill_wheelhouse(Path(args.dest), environments.PipSource(args.index_url), minors,
+                                 Path(args.extra) if args.extra else None)
+    print(f"wheelhouse {args.dest}: toolchains for Python {', '.join(minors)}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "check": main_check,
     "lock": main_lock,
+    "wheelhouse": main_wheelhouse,
 }
 
 

@@ -161,3 +161,27 @@ def mark_complete(env: Environment) -> None:
 
 def remove(env: Environment) -> None:
     shutil.rmtree(env.path, ignore_errors=True)
+
+
+def fill_wheelhouse(dest: Path, source: PipSource, minors: Iterable[str], extra: Path | None = None) -> list[str]:
+    """Download every toolchain lock's wheels (and ``extra`` requirements) into ``dest``.
+
+    With it, builds can be provisioned with no index at all (offline tests, air-gapped mirrors).
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    done = []
+    for minor in minors:
+        lock = directory_lock(minor)
+        jobs = [["-r", str(lock)]] + ([["-r", str(extra)]] if extra else [])
+        for requirement_args in jobs:
+            cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
+                   "--python-version", minor, "--dest", str(dest), *source.args(), *requirement_args]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise EnvironmentFailed(f"filling the wheelhouse for Python {minor}", _last_line(proc.stderr))
+        done.append(minor)
+    return done
+
+
+def directory_lock(minor: str, directory: Path = ENVIRONMENTS_DIR) -> Path:
+    return directory / f"cp{minor.replace('.', '')}.txt"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import environments, sandbox
-from .errors import EnvironmentFailed
+from .errors import BuildRequirementsFailed, EnvironmentFailed
 from .interpreters import Interpreter
 from .net import atomic_write
 from .records import Environment
@@ -113,6 +113,10 @@ class Provisioner:
                 interpreter, log, ro=(base.path,), rw=(tmp,), network=True, cwd=tmp,
             )
             if outcome.returncode != 0 or not report.is_file():
+                text = log.read_text(errors="replace")
+                if "ResolutionImpossible" in text or "No matching distribution found" in text:
+                    raise BuildRequirementsFailed(f"build requirements {', '.join(requirements)}",
+                                                  "cannot be satisfied on this Python (see the log)", str(log))
                 raise EnvironmentFailed(f"resolving the build requirements {', '.join(requirements)}",
                                         "pip could not resolve them (see the log)", str(log))
             return environments.lock_from_report(json.loads(report.read_text()))
@@ -125,7 +129,7 @@ class Provisioner:
         text = log.read_text(errors="replace")
         marker = text.rfind("@@missing@@")
         if outcome.returncode != 0 or marker < 0:
-            raise EnvironmentFailed("asking the build backend for its requirements",
+            raise BuildRequirementsFailed("asking the build backend for its requirements",
                                     "get_requires_for_build_wheel failed (see the log)", str(log))
         return json.loads(text[marker + len("@@missing@@"):].splitlines()[0])
 
