@@ -64,6 +64,8 @@ class NightlyOptions:
     memory: int = 8 * 1024**3
     unsandboxed: bool = False
     find_links: tuple[str, ...] = ()
+    #: where the engine keeps caches, environments and kept builds (default: out_dir)
+    work_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,8 @@ def nightly_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS", help="per build (default 1800)")
     parser.add_argument("--memory", type=float, default=8.0, metavar="GIB", help="address-space cap per build (default 8)")
     parser.add_argument("--unsandboxed", action="store_true", help="build without bubblewrap (results are marked so)")
-    parser.add_argument("--out", type=Path, default=Path("out"))
+    parser.add_argument("--out", type=Path, default=Path("out"), help="the results store, the site, and by default the work folder")
+    parser.add_argument("--work-dir", type=Path, help="caches, environments and kept builds (default: --out)")
     parser.add_argument("--wait", action="store_true", help="wait for another run on the same out/ instead of refusing")
     parser.add_argument("--export", type=Path, help="write this run's results to a new JSON file in this folder (default with --shard: OUT/shard-results)")
     parser.add_argument("--no-render", action="store_true", help="do not render the site afterwards")
@@ -276,6 +279,7 @@ def options_from_args(args: argparse.Namespace) -> NightlyOptions:
         memory=int(args.memory * 1024**3),
         unsandboxed=args.unsandboxed,
         find_links=tuple(args.find_links),
+        work_dir=args.work_dir,
     )
 
 

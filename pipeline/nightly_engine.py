@@ -29,7 +29,7 @@ def slot_for(interpreter: Interpreter) -> Slot:
 
 def engine(options: NightlyOptions) -> Engine:
     check_options = CheckOptions(
-        out=options.out_dir,
+        out=options.work_dir or options.out_dir,
         index_url=options.index_url,
         find_links=options.find_links,
         timeout=options.timeout,
