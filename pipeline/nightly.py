@@ -241,22 +241,26 @@ def load_renderer() -> Render | None:
 
 def nightly_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nightly", description="Check every listed project on every interpreter.")
-    parser.add_argument("--list", dest="lists", action="append", type=Path, default=[], help="a list file (repeatable; default: every lists/*.txt)")
-    parser.add_argument("--python", dest="pythons", action="append", default=[], help="an interpreter version like 3.12 (repeatable; default: all found)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="builds in parallel (default: cores)")
-    parser.add_argument("--shard", help="K/N: only this slice of the projects (stable by name hash)")
-    parser.add_argument("--force", action="store_true", help="rebuild even what already has a verdict")
-    parser.add_argument("--index-url", default=DEFAULT_INDEX, help="PEP 503/691 simple index (https:// or file://)")
-    parser.add_argument("--find-links", action="append", default=[], metavar="DIR|URL", help="extra place for build requirements")
-    parser.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS", help="per build (default 1800)")
-    parser.add_argument("--memory", type=float, default=8.0, metavar="GIB", help="address-space cap per build (default 8)")
-    parser.add_argument("--unsandboxed", action="store_true", help="build without bubblewrap (results are marked so)")
-    parser.add_argument("--out", type=Path, default=Path("out"), help="the results store, the site, and by default the work folder")
-    parser.add_argument("--work-dir", type=Path, help="caches, environments and kept builds (default: --out)")
-    parser.add_argument("--wait", action="store_true", help="wait for another run on the same out/ instead of refusing")
-    parser.add_argument("--export", type=Path, help="write this run's results to a new JSON file in this folder (default with --shard: OUT/shard-results)")
-    parser.add_argument("--no-render", action="store_true", help="do not render the site afterwards")
-    parser.add_argument("--quiet", action="store_true", help="no live progress, only the summary")
+    add = parser.add_argument
+    add("--list", dest="lists", action="append", type=Path, default=[],
+        help="a list file (repeatable; default: every lists/*.txt)")
+    add("--python", dest="pythons", action="append", default=[],
+        help="an interpreter version like 3.12 (repeatable; default: all found)")
+    add("--jobs", type=int, default=os.cpu_count() or 1, help="builds in parallel (default: cores)")
+    add("--shard", help="K/N: only this slice of the projects (stable by name hash)")
+    add("--force", action="store_true", help="rebuild even what already has a verdict")
+    add("--index-url", default=DEFAULT_INDEX, help="PEP 503/691 simple index (https:// or file://)")
+    add("--find-links", action="append", default=[], metavar="DIR|URL", help="extra place for build requirements")
+    add("--timeout", type=float, default=1800.0, metavar="SECONDS", help="per build (default 1800)")
+    add("--memory", type=float, default=8.0, metavar="GIB", help="address-space cap per build (default 8)")
+    add("--unsandboxed", action="store_true", help="build without bubblewrap (results are marked so)")
+    add("--out", type=Path, default=Path("out"), help="the results store, the site, and by default the work folder")
+    add("--work-dir", type=Path, help="caches, environments and kept builds (default: --out)")
+    add("--wait", action="store_true", help="wait for another run on the same out/ instead of refusing")
+    add("--export", type=Path, metavar="DIR",
+        help="write this run's results to a new JSON file in DIR (default with --shard: OUT/shard-results)")
+    add("--no-render", action="store_true", help="do not render the site afterwards")
+    add("--quiet", action="store_true", help="no live progress, only the summary")
     return parser
 
 
@@ -308,7 +312,8 @@ def main_merge(argv: Sequence[str]) -> int:
     parser.add_argument("files", nargs="*", type=Path, help="export files, or folders holding them")
     parser.add_argument("--out", type=Path, default=Path("out"))
     parser.add_argument("--wait", action="store_true")
-    parser.add_argument("--export-all", type=Path, metavar="FILE", help="afterwards, write the whole store to this one export file")
+    parser.add_argument("--export-all", type=Path, metavar="FILE",
+                        help="afterwards, write the whole store to this one export file")
     args = parser.parse_args(list(argv))
     files: list[Path] = []
     for path in args.files:

@@ -154,13 +154,16 @@ class Store:
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:  # a full disk or a locked file: say which store, in one line
+                raise PipelineError(f"cannot write {self.path}: {exc}") from None
 
     # -- writes ----------------------------------------------------------------------------
 

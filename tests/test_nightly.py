@@ -267,3 +267,11 @@ def test_empty_snapshot_plans_every_pair():
     release = Release("a", "1", None)
     plan = plan_builds([release], [Slot("cp312", "3.12.4", "b")], Snapshot.empty(), today=date(2026, 1, 1))
     assert [t.reason for t in plan.tasks] == ["new project"]
+
+
+def test_main_merge_refuses_a_bad_file_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    assert main_merge(["--out", str(tmp_path / "out"), str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a results export" in err
