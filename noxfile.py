@@ -9,6 +9,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests"]
 
 TOOL = ("-r", "environments/tool.txt")
+WHEELHOUSE = "out/cache/wheelhouse"
 TESTS = ("-r", "environments/tool.txt", "-r", "environments/tests.txt")
 
 
@@ -23,10 +24,17 @@ def check(session: nox.Session) -> None:
     _pipeline(session, "check")
 
 
+@nox.session(default=False)
+def lock(session: nox.Session) -> None:
+    """Re-resolve the pinned build toolchain locks in environments/ (needs the network)."""
+    _pipeline(session, "lock")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the offline test suite."""
+    """Run the offline test suite (first fills the wheelhouse the fixture builds install from)."""
     session.install(*TESTS)
+    session.run("python", "-m", "pipeline", "wheelhouse", WHEELHOUSE, "--extra", "environments/fixtures.txt")
     session.run("python", "-m", "pytest", "-m", "not network", *session.posargs)
 
 
