@@ -25,6 +25,12 @@ def check(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: figures and ratios against baselines run in the same process."""
+    _pipeline(session, "bench")
+
+
+@nox.session(default=False)
 def lock(session: nox.Session) -> None:
     """Re-resolve the pinned build toolchain locks in environments/ (needs the network)."""
     _pipeline(session, "lock")

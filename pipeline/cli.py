@@ -154,10 +154,28 @@ def main_wheelhouse(argv: Sequence[str]) -> int:
     return 0
 
 
+def main_bench(argv: Sequence[str]) -> int:
+    from . import bench
+
+    parser = argparse.ArgumentParser(prog="nox -s bench --", description="Measure; print figures and ratios.")
+    parser.add_argument("areas", nargs="*", help=f"some of: {', '.join(bench.BENCHMARKS)} (default: all)")
+    parser.add_argument("--workdir", default="out/bench")
+    args = parser.parse_args(argv)
+    unknown = set(args.areas) - set(bench.BENCHMARKS)
+    if unknown:
+        raise PipelineError(f"unknown bench area(s): {', '.join(sorted(unknown))}")
+    missed = 0
+    for figure in bench.run(args.areas, Path(args.workdir).resolve()):
+        print(figure.line(), flush=True)
+        missed += figure.ok is False
+    return 1 if missed else 0
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "check": main_check,
     "lock": main_lock,
     "wheelhouse": main_wheelhouse,
+    "bench": main_bench,
 }
 
 

@@ -30,7 +30,27 @@ def _payload():
         return "ENV = %r\\n" % sorted(os.environ.items())
     if BEHAVIOUR == "hostile":
         return _attack()
+    if BEHAVIOUR == "daemon":
+        import subprocess
+        subprocess.Popen(["sh", "-c", "setsid sh -c 'while true; do sleep 1; done' &"])
+    if BEHAVIOUR == "forkbomb":
+        return "FORKED = %d\\n" % _forkbomb()
+    if BEHAVIOUR == "bigfile":
+        with open("big.bin", "wb") as handle:
+            for _ in range(10 * 1024):  # 10 GiB, a MiB at a time
+                handle.write(b"0" * (1 << 20))
     return "VALUE = 1\\n"
+
+def _forkbomb():
+    children = 0
+    try:
+        while True:
+            if os.fork() == 0:
+                time.sleep(5)
+                os._exit(0)
+            children += 1
+    except OSError:
+        return children
 
 def _attack():
     import socket, subprocess
@@ -63,6 +83,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         lines.append("%s,sha256=%s,%d" % (path, digest, len(text.encode())))
     files[record] = "\\n".join(lines + [record + ",,"]) + "\\n"
     filename = "%s-%s-py3-none-any.whl" % (dist, VERSION)
+    if BEHAVIOUR == "symlink-wheel":
+        os.symlink("/etc/passwd", os.path.join(wheel_directory, filename))
+        return filename
     with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as zf:
         for path, text in files.items():
             info = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))

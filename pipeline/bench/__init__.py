@@ -9,6 +9,8 @@ from typing import Callable, Iterable, Iterator
 
 #: area name -> module whose ``run(workdir: Path) -> Iterable[Figure]`` measures it
 BENCHMARKS: dict[str, str] = {
+    "check": "pipeline.bench.check",
+    "sandbox": "pipeline.bench.sandbox",
     "nightly": "pipeline.bench.nightly",
 }
 
