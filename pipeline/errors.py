@@ -80,3 +80,12 @@ class SandboxUnavailable(PipelineError):
 
 class StoreBusy(PipelineError):
     """Another run holds the results store."""
+
+
+class InvalidRecords(PipelineError):
+    """Result records that cannot be read (not JSON, not a list of results, bad fields)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")
