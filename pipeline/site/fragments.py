@@ -15,7 +15,8 @@ from markupsafe import Markup
 
 from ..errors import PipelineError
 from ..records import Build, Difference, Environment, Result
-from .data import UNCHECKED, Slot, instant, is_unsandboxed, slug
+from .badges import Badge
+from .data import UNCHECKED, Cell, Project, Slot, VersionGroup, instant, is_unsandboxed, slug
 
 
 
@@ -285,4 +286,55 @@ def environment_html(env: Environment) -> Markup:
         f"<p>Python {e(env.python)} ({e(env.interpreter)}), venv at <code>{e(env.path)}</code>, "
         f"interpreter + toolchain fingerprint {_hash(env.base)}</p>\n"
         f'<pre class="lock">{lock}</pre>\n</section>\n'
+    )
+
+
+def _cell(cell: Cell | None, tag: str, href: str) -> str:
+    if cell is None:
+        return f'<td class="st-{UNCHECKED}" data-py="{e(tag)}"><span aria-hidden="true">–</span> not tried</td>'
+    status = cell.status
+    shown = cell.verdict or cell.pending
+    retry = " retry" if cell.pending else ""
+    note = " <small>↻ retrying</small>" if cell.pending else ""
+    target = f"{href}#v-{slug(shown.version)}-{slug(tag)}" if shown else href
+    return (
+        f'<td class="st-{status}{retry}" data-py="{e(tag)}"><a href="{e(target)}">'
+        f'<span aria-hidden="true">{ICONS[status]}</span> {LABELS[status]}{note}</a></td>'
+    )
+
+
+def matrix_rows(rows: Sequence[tuple[Project, Badge]], interpreters: Sequence[str], prefix: str) -> Markup:
+    """The matrix body: one row per project, icon + words + colour per cell (5,000 rows: Python, not jinja2)."""
+    out = []
+    for project, badge in rows:
+        href = f"{prefix}{project.slug}.html"
+        cells = "".join(_cell(project.cells.get(tag), tag, href) for tag in interpreters)
+        out.append(
+            f'<tr><th scope="row"><a href="{e(href)}">{e(project.name)}</a></th>'
+            f"<td>{e(project.latest_version)}</td><td class=\"b\">{e(badge.message)}</td>{cells}</tr>\n"
+        )
+    return Markup("".join(out))
+
+
+def now_row(project: Project, interpreters: Sequence[str]) -> Markup:
+    """The project page's one-row summary: latest verdict per Python, linking down the page."""
+    return Markup("".join(_cell(project.cells.get(tag), tag, "") for tag in interpreters))
+
+
+def release_html(project: Project, group: VersionGroup, *, root: str, extras: Mapping[int, Mapping[str, Any]],
+                 page_controls: Sequence[tuple[str, str]]) -> Markup:
+    """One release on a project page: its sdist once, then each interpreter's slot."""
+    sdist = group.sdist
+    if sdist:
+        line = f"{link_html(sdist.url, sdist.filename)}, sha256 {_hash(sdist.sha256)}"
+    else:
+        line = '<span class="muted">none published</span>'
+    sha = sdist.sha256 if sdist else None
+    slots = "".join(
+        slot_html(slot, root=root, extras=extras, page_controls=page_controls, release_sdist_sha=sha)
+        for slot in group.slots
+    )
+    return Markup(
+        f'<h2 id="v-{slug(group.version)}">{e(project.name)} {e(group.version)}</h2>\n'
+        f'<p class="sdist">Sdist: {line}</p>\n{slots}'
     )

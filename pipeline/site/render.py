@@ -8,6 +8,7 @@ parts of ``api/results.json`` are joined in shard order, so the bytes never depe
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import shutil
@@ -18,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 import jinja2
 
-from ..errors import PipelineError
+from ..errors import PipelineError, UsageError
 from ..records import VARIATIONS, Result
 from . import data, fragments
 from .badges import Badge, badge_for, badge_svg
@@ -77,6 +78,7 @@ def environment() -> jinja2.Environment:
     env.filters["hash"] = fragments.hash_html
     env.globals.update(icons=fragments.ICONS, labels=fragments.LABELS, slug=data.slug, variations=VARIATIONS)
     env.globals.update(slot_html=fragments.slot_html, environment_html=fragments.environment_html)
+    env.globals.update(matrix_rows=fragments.matrix_rows, now_row=fragments.now_row, release_html=fragments.release_html)
     return env
 
 
@@ -117,6 +119,9 @@ def _render_shard(index: int) -> Counts:
 def _run_shards(job: _Job) -> Counts:
     global _JOB
     _JOB = job
+    # The records are long-lived and acyclic: moving them out of the collector's sight saves the
+    # repeated full scans (and, in forked workers, the copy-on-write page copies those scans cause).
+    gc.freeze()
     try:
         if len(job.bounds) == 1:
             counts = [_render_shard(0)]
@@ -125,6 +130,7 @@ def _run_shards(job: _Job) -> Counts:
                 counts = pool.map(_render_shard, range(len(job.bounds)))
     finally:
         _JOB = None
+        gc.unfreeze()
     total = Counts()
     for part in counts:
         total.add(part)
@@ -185,6 +191,10 @@ def render_site(
     project pages of big sites; the output is the same bytes either way.
     """
     out_dir = Path(out_dir)
+    try:
+        data.instant(generated)
+    except PipelineError:
+        raise UsageError(f"generated={generated!r} is not an ISO 8601 time") from None
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MARKER).exists():
         raise PipelineError(f"{out_dir} is not empty and was not made by the site renderer; refusing to replace it")
     all_results = list(results)
