@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 #: area name -> module whose ``run(workdir: Path) -> Iterable[Figure]`` measures it
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "site": "pipeline.bench.site",
+}
 
 
 @dataclass(frozen=True)

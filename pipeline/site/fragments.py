@@ -37,7 +37,7 @@ ICONS = {
     "reproducible": "✓",
     "unreproducible": "✗",
     "build-failed": "!",
-    "timeout": "⏱",
+    "timeout": "◔",
     "no-sdist": "∅",
     "error": "↻",
     UNCHECKED: "–",
