@@ -35,3 +35,10 @@ def tests_network(session: nox.Session) -> None:
     """Run the tests that need the real PyPI."""
     session.install(*TESTS)
     session.run("python", "-m", "pytest", "-m", "network", *session.posargs)
+
+
+@nox.session(default=False)
+def render(session: nox.Session) -> None:
+    """Render the static site from results files into out/site."""
+    session.install(*TOOL)
+    session.run("python", "-m", "pipeline.site", *session.posargs)

@@ -43,6 +43,13 @@
     status.value = params.get("status") || "";
     py.value = params.get("py") || "";
 
+    // interpreter tag -> column index, from the header (cells carry no per-cell attributes)
+    var columns = {};
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, index) {
+      if (th.dataset.sort && th.dataset.sort !== "name") { columns[th.dataset.sort] = index; }
+    });
+    var firstColumn = Math.min.apply(null, Object.keys(columns).map(function (k) { return columns[k]; }));
+
     function cellMatches(cell, wanted) {
       if (wanted === "retrying") { return cell.classList.contains("retry"); }
       return cell.classList.contains("st-" + wanted);
@@ -56,9 +63,9 @@
       rows.forEach(function (row) {
         var ok = !needle || row.cells[0].textContent.toLowerCase().indexOf(needle) !== -1;
         if (ok && wanted) {
-          ok = Array.prototype.some.call(row.querySelectorAll("td[data-py]"), function (cell) {
-            return (!column || cell.dataset.py === column) && cellMatches(cell, wanted);
-          });
+          var cells = column ? [row.cells[columns[column]]]
+            : Array.prototype.slice.call(row.cells, firstColumn);
+          ok = cells.some(function (cell) { return cell && cellMatches(cell, wanted); });
         }
         row.hidden = !ok;
         if (ok) { shown += 1; }
@@ -74,7 +81,7 @@
 
     var rank = { "reproducible": 0, "unreproducible": 1, "build-failed": 2, "timeout": 3, "no-sdist": 4, "unchecked": 5 };
     function cellRank(row, tag) {
-      var cell = row.querySelector('td[data-py="' + tag + '"]');
+      var cell = row.cells[columns[tag]];
       if (!cell) { return 9; }
       for (var key in rank) { if (cell.classList.contains("st-" + key)) { return rank[key]; } }
       return 9;
