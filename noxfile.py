@@ -9,6 +9,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests"]
 
 TOOL = ("-r", "environments/tool.txt")
+WHEELHOUSE = "out/cache/wheelhouse"
 TESTS = ("-r", "environments/tool.txt", "-r", "environments/tests.txt")
 
 
@@ -23,10 +24,23 @@ def check(session: nox.Session) -> None:
     _pipeline(session, "check")
 
 
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: figures and ratios against baselines run in the same process."""
+    _pipeline(session, "bench")
+
+
+@nox.session(default=False)
+def lock(session: nox.Session) -> None:
+    """Re-resolve the pinned build toolchain locks in environments/ (needs the network)."""
+    _pipeline(session, "lock")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the offline test suite."""
+    """Run the offline test suite (first fills the wheelhouse the fixture builds install from)."""
     session.install(*TESTS)
+    session.run("python", "-m", "pipeline", "wheelhouse", WHEELHOUSE, "--extra", "environments/fixtures.txt")
     session.run("python", "-m", "pytest", "-m", "not network", *session.posargs)
 
 
@@ -35,6 +49,30 @@ def tests_network(session: nox.Session) -> None:
     """Run the tests that need the real PyPI."""
     session.install(*TESTS)
     session.run("python", "-m", "pytest", "-m", "network", *session.posargs)
+
+
+@nox.session(default=False)
+def diff(session: nox.Session) -> None:
+    """Explain how two wheels differ: nox -s diff -- A.whl B.whl [--excerpts] [--diffoscope DIR]."""
+    _pipeline(session, "diff")
+
+
+@nox.session(default=False)
+def nightly(session: nox.Session) -> None:
+    """Check every listed project on every interpreter found (only what is new), then render."""
+    _pipeline(session, "nightly")
+
+
+@nox.session(default=False)
+def merge(session: nox.Session) -> None:
+    """Fold shard result files into out/ (merging twice adds nothing)."""
+    _pipeline(session, "merge")
+
+
+@nox.session(default=False)
+def lists(session: nox.Session) -> None:
+    """Refresh lists/top-pypi.txt from the public download ranking (keeps it when offline)."""
+    _pipeline(session, "lists")
 
 
 @nox.session(default=False)

@@ -74,12 +74,35 @@ class EnvironmentFailed(PipelineError):
         super().__init__(f"{what}: {detail}")
 
 
+class BuildRequirementsFailed(EnvironmentFailed):
+    """The package's own build requirements cannot be met: a verdict (build-failed), not our error."""
+
+
 class SandboxUnavailable(PipelineError):
     """Builds cannot be isolated on this machine and --unsandboxed was not given."""
 
 
 class StoreBusy(PipelineError):
     """Another run holds the results store."""
+
+
+class WheelUnreadable(PipelineError):
+    """A wheel to compare is missing, not a zip, or has a corrupt member."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot read wheel {path}: {reason}")
+
+
+class InvalidList(PipelineError):
+    """A package list has a line that is neither a name nor ``name==version``."""
+
+    def __init__(self, where: str, line: str, reason: str) -> None:
+        self.where = where
+        self.line = line
+        self.reason = reason
+        super().__init__(f"{where}: {reason}: {line!r}")
 
 
 class InvalidRecords(PipelineError):

@@ -9,6 +9,10 @@ from typing import Callable, Iterable, Iterator
 
 #: area name -> module whose ``run(workdir: Path) -> Iterable[Figure]`` measures it
 BENCHMARKS: dict[str, str] = {
+    "check": "pipeline.bench.check",
+    "sandbox": "pipeline.bench.sandbox",
+    "explain": "pipeline.bench.explain",
+    "nightly": "pipeline.bench.nightly",
     "site": "pipeline.bench.site",
 }
 

@@ -1,0 +1,215 @@
+"""Check one release on one interpreter: environment, two builds, compare.  Always returns a Result."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
+
+from . import __version__, environments, sandbox
+from .build import CONTROLS, BuildSettings, build_wheel, fresh_source
+from .compare import same_wheel
+from .environments import EnvLock, PipSource
+from .explain import compare_wheels
+from .errors import BuildRequirementsFailed, PipelineError, UsageError
+from .fetch import add_local, fetch_artifact
+from .interpreters import Interpreter
+from .net import Client
+from .provision import Provisioner, cached_lock, load_lock, save_lock, static_requirements
+from .records import Artifact, Build, Environment, Isolation, Release, Result
+from .resolve import PYPI_SIMPLE, resolve_release
+from .workspace import Workspace, reachable_by_builds
+
+GiB = 1024**3
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    out: Path = Path("out")
+    index_url: str = PYPI_SIMPLE
+    find_links: tuple[str, ...] = ()
+    timeout: float = 1800.0
+    memory: int = 8 * GiB
+    unsandboxed: bool = False
+
+    def pip_source(self) -> PipSource:
+        links = tuple(str(Path(link).resolve()) if Path(link).exists() else link for link in self.find_links)
+        return PipSource(index_url=self.index_url, find_links=links)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is checked: a release resolved from an index, or a local sdist."""
+
+    name: str
+    version: str
+    sdist: Artifact | None
+    sdist_path: Path | None
+    argument: str  # how the user named it, for the reproduce command
+    release: Release | None = None
+    problem: str = ""  # why the sdist cannot be used (digest mismatch, download failed)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A phase change of one check, for the live view."""
+
+    name: str
+    version: str
+    interpreter: str
+    phase: str
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Checker:
+    options: CheckOptions
+    client: Client | None = None
+    backend: sandbox.Backend | None = None
+    progress: Callable[[Progress], None] = field(default=lambda event: None)
+
+    def __post_init__(self) -> None:
+        self.workspace = Workspace(self.options.out.resolve())
+        if self.client is None:
+            self.client = Client(self.workspace.http_cache)
+        if self.backend is None:
+            self.backend = sandbox.choose_backend(self.options.unsandboxed)
+        if self.backend.isolated:
+            reachable_by_builds(self.workspace.out)
+        self.limits = sandbox.Limits(timeout=self.options.timeout, memory=self.options.memory)
+        self.provisioner = Provisioner(self.workspace, self.backend, self.limits, self.options.pip_source())
+
+    # -- what to check ---------------------------------------------------------------------
+    def target(self, argument: str) -> Target:
+        """Resolve ``name[==version]`` on the index, or take a local sdist; fetch and verify it."""
+        if argument.endswith((".tar.gz", ".zip")) or "/" in argument:
+            return self.local_target(Path(argument), argument)
+        release = resolve_release(self.client, self.options.index_url, argument)
+        if release.sdist is None:
+            return Target(release.name, release.version, None, None, f"{release.name}=={release.version}", release)
+        argument = f"{release.name}=={release.version}"
+        try:
+            path = fetch_artifact(self.client, release.sdist, self.workspace.sdists)
+        except PipelineError as exc:  # known release, unusable file: an `error` result, never a verdict
+            return Target(release.name, release.version, release.sdist, None, argument, release, problem=str(exc))
+        return Target(release.name, release.version, release.sdist, path, argument, release)
+
+    def local_target(self, path: Path, argument: str) -> Target:
+        try:
+            name, version = parse_sdist_filename(path.name)
+        except InvalidSdistFilename:
+            raise UsageError(f"{path.name} is not named like an sdist (NAME-VERSION.tar.gz)") from None
+        stored, digest = add_local(path, self.workspace.sdists)
+        artifact = Artifact(filename=path.name, url=path.resolve().as_uri(), sha256=digest, size=stored.stat().st_size)
+        return Target(canonicalize_name(name), str(version), artifact, stored, argument)
+
+    # -- one interpreter -------------------------------------------------------------------
+    def reproduce_command(self, target: Target, interpreter: Interpreter) -> str:
+        words = ["nox", "-s", "check", "--", target.argument, "--python", interpreter.minor]
+        if target.sdist_path is None or target.release is not None:
+            if self.options.index_url != PYPI_SIMPLE:
+                words += ["--index-url", self.options.index_url]
+        if self.options.unsandboxed:
+            words.append("--unsandboxed")
+        return shlex.join(words)
+
+    def check(self, target: Target, interpreter: Interpreter) -> Result:
+        started = now()
+        common = dict(
+            name=target.name, version=target.version, python=interpreter.version, interpreter=interpreter.tag,
+            started=started, reproduce=self.reproduce_command(target, interpreter), sdist=target.sdist,
+            index_url=self.options.index_url if target.release else "", controls=dict(CONTROLS),
+            isolation=Isolation(sandbox=self._sandbox_name(), offline=self.backend.offline_capable,
+                                user=f"uid {sandbox.BUILD_UID}" if self.backend.isolated else ""),
+            tracker=__version__,
+        )
+        if target.problem:
+            return Result(status="error", finished=now(), message=target.problem, **common)
+        if target.sdist_path is None:
+            return Result(status="no-sdist", finished=now(), message="the release publishes no sdist", **common)
+        env: Environment | None = None
+        builds: list[Build] = []
+        try:
+            env = self.environment(target, interpreter)
+            for number in (1, 2):
+                self._say(target, interpreter, f"build {number}/2")
+                build, reason = self.build(target, interpreter, env, number)
+                builds.append(build)
+                if reason:
+                    status = "timeout" if build.timed_out else "build-failed"
+                    return Result(status=status, finished=now(), environment=env, builds=tuple(builds),
+                                  message=f"build {number}: {reason}", **common)
+        except BuildRequirementsFailed as exc:
+            return Result(status="build-failed", finished=now(), environment=env, builds=tuple(builds),
+                          message=str(exc), **common)
+        except PipelineError as exc:
+            return Result(status="error", finished=now(), environment=env, builds=tuple(builds),
+                          message=str(exc), **common)
+        except Exception as exc:  # a tracker bug must never become a verdict on the package
+            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            return Result(status="error", finished=now(), environment=env, builds=tuple(builds),
+                          message=f"tracker error: {detail}", **common)
+        first, second = builds
+        if same_wheel(first, second):
+            return Result(status="reproducible", finished=now(), environment=env, builds=tuple(builds), **common)
+        comparison = compare_wheels(Path(first.path), Path(second.path),
+                                    diffoscope_dir=self.keep_dir(target, interpreter) / "diffoscope")
+        report = comparison.diffoscope.html if comparison.diffoscope else None
+        return Result(status="unreproducible", finished=now(), environment=env, builds=tuple(builds),
+                      differences=comparison.differences, diffoscope=str(report) if report else None, **common)
+
+    def _sandbox_name(self) -> str:
+        if not self.backend.isolated:
+            return "none"
+        return sandbox.bubblewrap_version() or "bubblewrap"
+
+    def _say(self, target: Target, interpreter: Interpreter, phase: str) -> None:
+        self.progress(Progress(target.name, target.version, interpreter.tag, phase))
+
+    def keep_dir(self, target: Target, interpreter: Interpreter) -> Path:
+        return self.workspace.result_dir(target.name, target.version, interpreter.tag)
+
+    def environment(self, target: Target, interpreter: Interpreter) -> Environment:
+        """The pinned env for this sdist x interpreter; build requirements resolved once and cached."""
+        self._say(target, interpreter, "environment")
+        log = self.keep_dir(target, interpreter) / "environment.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.unlink(missing_ok=True)
+        toolchain = environments.read_lock(environments.toolchain_lock_path(interpreter))
+        base = self.provisioner.ensure(interpreter, toolchain, (), log)
+        lock_path = cached_lock(self.workspace, target.sdist.sha256, base)
+        lock = load_lock(lock_path)
+        if lock is not None:
+            return self.provisioner.ensure(interpreter, toolchain, lock, log)
+        build_dir = self.workspace.build_dir(target.name, target.version, interpreter.tag)
+        with EnvLock(build_dir):
+            source = fresh_source(target.sdist_path, build_dir)
+            static = static_requirements(source)
+            lock = self.provisioner.resolve(base, interpreter, static, log)
+            env = self.provisioner.ensure(interpreter, toolchain, lock, log)
+            missing = self.provisioner.missing_requirements(env, interpreter, source, log)
+            if missing:
+                lock = self.provisioner.resolve(base, interpreter, static + missing, log)
+                env = self.provisioner.ensure(interpreter, toolchain, lock, log)
+                fresh_source(target.sdist_path, build_dir)
+                still = self.provisioner.missing_requirements(env, interpreter, source, log)
+                if still:
+                    raise BuildRequirementsFailed("build requirements", f"still unmet after install: {', '.join(still)}")
+        save_lock(lock_path, lock)
+        return env
+
+    def build(self, target: Target, interpreter: Interpreter, env: Environment, number: int) -> tuple[Build, str]:
+        settings = BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag))
+        return build_wheel(
+            sdist=target.sdist_path, project=target.name, env=env, interpreter_prefix=interpreter.prefix,
+            settings=settings, keep_dir=self.keep_dir(target, interpreter) / str(number),
+            backend=self.backend, limits=self.limits,
+        )

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Set up a fresh Debian machine for the tracker: the sandbox and diff tools, then nox.
+# ./setup.sh           what checks and the nightly need
+# ./setup.sh --tests   also Chromium, for the site's browser tests
+set -eu
+packages="bubblewrap faketime diffoscope-minimal util-linux"
+if [ "${1:-}" = "--tests" ]; then
+    packages="$packages chromium chromium-driver"
+fi
+missing=""
+for package in $packages; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+        echo "setup.sh: please install these Debian packages as root:$missing" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+python3 -m pip install --quiet --disable-pip-version-check "nox==2026.10.20"

@@ -1,0 +1,220 @@
+"""Tiny sdists made in code, and a local PEP 503 index that serves them (file:// or http)."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# An in-tree PEP 517 backend: no build requirements, so no index is needed to build it.
+# BEHAVIOUR selects how the build misbehaves.
+BACKEND = '''
+import base64, hashlib, os, sys, time, zipfile
+
+NAME, VERSION, BEHAVIOUR = {name!r}, {version!r}, {behaviour!r}
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def _payload():
+    if BEHAVIOUR == "random":
+        return "TOKEN = %r\\n" % os.urandom(16).hex()
+    if BEHAVIOUR == "fail":
+        sys.exit("this package does not build")
+    if BEHAVIOUR == "sleep":
+        time.sleep(600)
+    if BEHAVIOUR == "env":
+        return "ENV = %r\\n" % sorted(os.environ.items())
+    if BEHAVIOUR == "hostile":
+        return _attack()
+    if BEHAVIOUR == "daemon":
+        import subprocess
+        subprocess.Popen(["sh", "-c", "setsid sh -c 'while true; do sleep 1; done' &"])
+    if BEHAVIOUR == "forkbomb":
+        return "FORKED = %d\\n" % _forkbomb()
+    if BEHAVIOUR == "bigfile":
+        with open("big.bin", "wb") as handle:
+            for _ in range(10 * 1024):  # 10 GiB, a MiB at a time
+                handle.write(b"0" * (1 << 20))
+    return "VALUE = 1\\n"
+
+def _forkbomb():
+    children = 0
+    try:
+        while True:
+            if os.fork() == 0:
+                time.sleep(5)
+                os._exit(0)
+            children += 1
+    except OSError:
+        return children
+
+def _attack():
+    import socket, subprocess
+    found = []
+    for path in {attack_paths!r}:
+        try:
+            with open(path, "a") as handle:
+                handle.write("forged")
+            found.append("wrote " + path)
+        except OSError as exc:
+            found.append("blocked " + path + ": " + type(exc).__name__)
+    try:
+        socket.create_connection(("1.1.1.1", 53), timeout=2)
+        found.append("network reachable")
+    except OSError as exc:
+        found.append("network blocked: " + type(exc).__name__)
+    return "ATTACK = %r\\n" % found
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    dist = NAME.replace("-", "_")
+    files = {{
+        dist + "/__init__.py": _payload(),
+        dist + "-" + VERSION + ".dist-info/METADATA": "Metadata-Version: 2.1\\nName: %s\\nVersion: %s\\n" % (NAME, VERSION),
+        dist + "-" + VERSION + ".dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: fixture\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+    }}
+    record = dist + "-" + VERSION + ".dist-info/RECORD"
+    lines = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        lines.append("%s,sha256=%s,%d" % (path, digest, len(text.encode())))
+    files[record] = "\\n".join(lines + [record + ",,"]) + "\\n"
+    filename = "%s-%s-py3-none-any.whl" % (dist, VERSION)
+    if BEHAVIOUR == "symlink-wheel":
+        os.symlink("/etc/passwd", os.path.join(wheel_directory, filename))
+        return filename
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as zf:
+        for path, text in files.items():
+            info = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, text)
+    return filename
+'''
+
+PYPROJECT_INTREE = """\
+[build-system]
+requires = []
+build-backend = "backend"
+backend-path = ["."]
+
+[project]
+name = "{name}"
+version = "{version}"
+"""
+
+PYPROJECT_SETUPTOOLS = """\
+[build-system]
+requires = ["setuptools"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{name}"
+version = "{version}"
+"""
+
+SETUP_EXT = """\
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("{module}._speedups", ["src/speedups.c"])], packages=["{module}"], package_dir={{"": "src"}})
+"""
+
+SPEEDUPS_C = """\
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *add(PyObject *self, PyObject *args) {
+    long a, b;
+    if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
+    return PyLong_FromLong(a + b);
+}
+
+static PyMethodDef methods[] = {{"add", add, METH_VARARGS, "Add two integers."}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
+"""
+
+
+def _tar(members: dict[str, bytes], extra: list[tarfile.TarInfo] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tf:
+        for path, data in members.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mode = 0o644
+            info.mtime = 1_600_000_000
+            tf.addfile(info, io.BytesIO(data))
+        for info in extra or []:
+            tf.addfile(info, io.BytesIO(b"x" * info.size) if info.isfile() else None)
+    return buffer.getvalue()
+
+
+def intree_sdist(name: str, version: str, behaviour: str = "pure", attack_paths: tuple[str, ...] = ()) -> bytes:
+    """An sdist whose in-tree backend builds a one-module wheel, misbehaving as asked."""
+    top = f"{name}-{version}"
+    backend = BACKEND.format(name=name, version=version, behaviour=behaviour, attack_paths=list(attack_paths))
+    return _tar({
+        f"{top}/pyproject.toml": PYPROJECT_INTREE.format(name=name, version=version).encode(),
+        f"{top}/backend.py": backend.encode(),
+        f"{top}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+    })
+
+
+def cext_sdist(name: str, version: str) -> bytes:
+    """A setuptools project with one C extension."""
+    top = f"{name}-{version}"
+    module = name.replace("-", "_")
+    return _tar({
+        f"{top}/pyproject.toml": PYPROJECT_SETUPTOOLS.format(name=name, version=version).encode(),
+        f"{top}/setup.py": SETUP_EXT.format(module=module).encode(),
+        f"{top}/src/{module}/__init__.py": b"from ._speedups import add\n",
+        f"{top}/src/speedups.c": SPEEDUPS_C.encode(),
+        f"{top}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+    })
+
+
+def hostile_sdist(name: str, version: str, kind: str) -> bytes:
+    """A tarball that tries to write outside its folder."""
+    top = f"{name}-{version}"
+    base = {f"{top}/pyproject.toml": PYPROJECT_INTREE.format(name=name, version=version).encode()}
+    if kind == "dotdot":
+        return _tar({**base, f"{top}/../../escaped.txt": b"escaped"})
+    if kind == "absolute":
+        return _tar({**base, "/tmp/wheelrepro-escaped.txt": b"escaped"})
+    link = tarfile.TarInfo(f"{top}/link")
+    link.type = tarfile.SYMTYPE
+    link.linkname = "/etc/passwd" if kind == "symlink" else "../../outside"
+    return _tar(base, [link])
+
+
+@dataclass
+class LocalIndex:
+    """A PEP 503 simple index in a folder; ``url`` is file://, ``http_url`` once served."""
+
+    root: Path
+    projects: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return (self.root / "simple").as_uri() + "/"
+
+    def add(self, name: str, filename: str, data: bytes, *, published_sha256: str | None = None,
+            yanked: bool = False) -> str:
+        files = self.root / "files"
+        files.mkdir(parents=True, exist_ok=True)
+        (files / filename).write_bytes(data)
+        digest = published_sha256 or hashlib.sha256(data).hexdigest()
+        attrs = ' data-yanked=""' if yanked else ""
+        self.projects.setdefault(name, []).append((filename, f'<a href="../../files/{filename}#sha256={digest}"{attrs}>{html.escape(filename)}</a>'))
+        self._write(name)
+        return digest
+
+    def _write(self, name: str) -> None:
+        page = self.root / "simple" / name
+        page.mkdir(parents=True, exist_ok=True)
+        links = "\n".join(link for _, link in self.projects[name])
+        (page / "index.html").write_text(f"<!DOCTYPE html><html><body>\n{links}\n</body></html>\n")
+        top = "\n".join(f'<a href="{n}/">{n}</a>' for n in sorted(self.projects))
+        (self.root / "simple" / "index.html").write_text(f"<!DOCTYPE html><html><body>{top}</body></html>\n")

@@ -1,0 +1,119 @@
+"""End to end: tiny sdists on a local index, built twice for real, each status asserted."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipeline.records import Result
+from pipeline.workspace import BUILD_ROOT
+from tests.sdists import cext_sdist, hostile_sdist, intree_sdist
+
+pytestmark = pytest.mark.slow
+
+
+def _check(checker, interpreter, argument: str) -> Result:
+    return checker.check(checker.target(argument), interpreter)
+
+
+def test_pure_package_is_reproducible_with_every_field_recorded(index, make_checker, interpreters):
+    index.add("purepkg", "purepkg-1.0.tar.gz", intree_sdist("purepkg", "1.0"))
+    checker = make_checker(index)
+    result = _check(checker, interpreters["3.11"], "purepkg")
+
+    assert result.status == "reproducible", result.message
+    assert (result.name, result.version, result.interpreter) == ("purepkg", "1.0", "cp311")
+    assert result.python.startswith("3.11.")
+    first, second = result.builds
+    assert first.sha256 == second.sha256 and len(first.sha256) == 64
+    assert Path(first.path).is_file() and Path(second.path).is_file() and first.path != second.path
+    assert first.wheel == "purepkg-1.0-py3-none-any.whl"
+    assert "exit 0" in Path(first.log).read_text()
+    assert first.build_dir == second.build_dir == str(BUILD_ROOT / "cp311" / "purepkg-1.0")
+    assert result.sdist.filename == "purepkg-1.0.tar.gz" and len(result.sdist.sha256) == 64
+    assert len(result.environment.fingerprint) == 64 and result.environment.requirements == ()
+    assert any(line.startswith("build==") for line in result.environment.toolchain)
+    assert result.controls["SOURCE_DATE_EPOCH"] == "315532800" and result.controls["PYTHONHASHSEED"] == "0"
+    assert result.isolation.offline
+    assert result.reproduce.startswith("nox -s check -- purepkg==1.0 --python 3.11 --index-url file://")
+    assert result.started <= result.finished
+    assert Result.from_json(json.loads(json.dumps(result.to_json()))) == result
+
+
+def test_random_bytes_make_it_unreproducible_and_name_the_member(index, make_checker, interpreters):
+    index.add("randpkg", "randpkg-1.0.tar.gz", intree_sdist("randpkg", "1.0", "random"))
+    result = _check(make_checker(index), interpreters["3.11"], "randpkg")
+
+    assert result.status == "unreproducible"
+    assert result.builds[0].sha256 != result.builds[1].sha256
+    assert "randpkg/__init__.py" in [d.path for d in result.differences if d.kind == "content"]
+
+
+def test_a_failing_build_is_build_failed_with_its_log(index, make_checker, interpreters):
+    index.add("failpkg", "failpkg-1.0.tar.gz", intree_sdist("failpkg", "1.0", "fail"))
+    result = _check(make_checker(index), interpreters["3.11"], "failpkg")
+
+    assert result.status == "build-failed"
+    assert "build 1" in result.message
+    assert len(result.builds) == 1, "a build that failed once is not tried again"
+    assert "this package does not build" in Path(result.builds[0].log).read_text()
+
+
+def test_a_build_past_the_timeout_is_timeout(index, make_checker, interpreters):
+    index.add("slowpkg", "slowpkg-1.0.tar.gz", intree_sdist("slowpkg", "1.0", "sleep"))
+    result = _check(make_checker(index, timeout=4.0), interpreters["3.11"], "slowpkg")
+
+    assert result.status == "timeout"
+    assert result.builds[0].timed_out and result.builds[0].returncode is None
+    assert result.builds[0].seconds < 60
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink", "linkout"])
+def test_a_hostile_tarball_is_refused_and_writes_nothing_outside(kind, index, make_checker, interpreters):
+    index.add("evilpkg", "evilpkg-1.0.tar.gz", hostile_sdist("evilpkg", "1.0", kind))
+    result = _check(make_checker(index), interpreters["3.11"], "evilpkg")
+
+    assert result.status == "error"
+    assert "refused evilpkg-1.0.tar.gz" in result.message
+    assert not Path("/tmp/wheelrepro-escaped.txt").exists()
+    assert not (BUILD_ROOT / "escaped.txt").exists() and not (BUILD_ROOT / "cp311" / "escaped.txt").exists()
+
+
+def test_a_digest_mismatch_is_an_error_and_the_file_is_not_kept(index, make_checker, interpreters, shared_out):
+    index.add("badhash", "badhash-1.0.tar.gz", intree_sdist("badhash", "1.0"), published_sha256="0" * 64)
+    checker = make_checker(index)
+    target = checker.target("badhash")
+    result = checker.check(target, interpreters["3.11"])
+
+    assert target.sdist_path is None
+    assert result.status == "error" and "does not match" in result.message and result.builds == ()
+    assert not list((shared_out / "cache" / "sdists").rglob("badhash-1.0.tar.gz"))
+
+
+def test_a_c_extension_is_reproducible_on_two_interpreters(index, make_checker, interpreters):
+    index.add("cextpkg", "cextpkg-1.0.tar.gz", cext_sdist("cextpkg", "1.0"))
+    checker = make_checker(index)
+    target = checker.target("cextpkg")
+    chosen = [interpreters[m] for m in ("3.11", "3.12", "3.9", "3.13") if m in interpreters][:2]
+    assert len(chosen) == 2, "this test needs two interpreters"
+    for interpreter in chosen:
+        result = checker.check(target, interpreter)
+        assert result.status == "reproducible", (interpreter.tag, result.message)
+        assert any(line.startswith("setuptools==") for line in result.environment.requirements)
+        names = zipfile.ZipFile(result.builds[0].path).namelist()
+        assert any(n.startswith("cextpkg/_speedups.") and n.endswith(".so") and f"cpython-{interpreter.tag[2:]}" in n for n in names)
+
+
+def test_the_build_lock_is_resolved_once_and_reused(index, make_checker, interpreters, shared_out):
+    index.add("cextpkg", "cextpkg-1.0.tar.gz", cext_sdist("cextpkg", "1.0"))
+    checker = make_checker(index)
+    target = checker.target("cextpkg")
+    first = checker.environment(target, interpreters["3.11"])
+    log = checker.keep_dir(target, interpreters["3.11"]) / "environment.log"
+    second = checker.environment(target, interpreters["3.11"])
+
+    assert first == second
+    assert not log.exists() or "--dry-run" not in log.read_text(), "the cached lock is used, nothing is resolved again"
