@@ -103,3 +103,12 @@ class InvalidList(PipelineError):
         self.line = line
         self.reason = reason
         super().__init__(f"{where}: {reason}: {line!r}")
+
+
+class InvalidRecords(PipelineError):
+    """Result records that cannot be read (not JSON, not a list of results, bad fields)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")
