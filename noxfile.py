@@ -77,6 +77,5 @@ def lists(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def render(session: nox.Session) -> None:
-    """Render the static site from results files into out/site."""
-    session.install(*TOOL)
-    session.run("python", "-m", "pipeline.site", *session.posargs)
+    """Render the static site from the results store into out/site."""
+    _pipeline(session, "render")

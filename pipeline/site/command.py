@@ -10,6 +10,7 @@ from typing import Iterable, Iterator, Sequence
 
 from ..errors import InvalidRecords, PipelineError
 from ..records import Result
+from ..store import Store
 from .data import instant
 from .render import render_site
 
@@ -35,7 +36,8 @@ def load_results(paths: Iterable[Path]) -> Iterator[Result]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipeline.site", description="Render the static site.")
-    parser.add_argument("--results", type=Path, nargs="+", required=True, help="JSON files of result records")
+    parser.add_argument("--results", type=Path, nargs="+", help="JSON files of result records (default: the store)")
+    parser.add_argument("--store", type=Path, default=Path("out"), help="the out/ folder whose results store to read")
     parser.add_argument("--out", type=Path, default=Path("out/site"), help="site folder (default: out/site)")
     parser.add_argument(
         "--generated",
@@ -48,7 +50,13 @@ def _parser() -> argparse.ArgumentParser:
 def main_render(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        results = list(load_results(args.results))
+        if args.results:
+            results = list(load_results(args.results))
+        else:
+            with Store.open(args.store) as store:
+                results = store.all_results()
+            if args.log_root is None:
+                args.log_root = args.store
         generated = args.generated or max((instant(r.finished) for r in results), default="")
         summary = render_site(results, args.out, generated=generated, log_root=args.log_root)
     except PipelineError as error:
