@@ -16,7 +16,7 @@ from .build import CONTROLS, BuildSettings, build_wheel, fresh_source
 from .compare import same_wheel
 from .environments import EnvLock, PipSource
 from .explain import compare_wheels
-from .errors import BuildRequirementsFailed, PipelineError, UsageError
+from .errors import BuildRequirementsFailed, PipelineError, SandboxUnavailable, UsageError
 from .fetch import add_local, fetch_artifact
 from .interpreters import Interpreter
 from .net import Client
@@ -122,13 +122,23 @@ class Checker:
         return shlex.join(words)
 
     def check(self, target: Target, interpreter: Interpreter) -> Result:
+        """The result for one interpreter; the whole check runs as one leased build uid."""
+        try:
+            with sandbox.lease_uid() as uid:
+                return self._check(target, interpreter, uid)
+        except SandboxUnavailable as exc:
+            return Result(name=target.name, version=target.version, python=interpreter.version,
+                          interpreter=interpreter.tag, status="error", started=now(), finished=now(),
+                          reproduce=self.reproduce_command(target, interpreter), message=str(exc))
+
+    def _check(self, target: Target, interpreter: Interpreter, uid: int) -> Result:
         started = now()
         common = dict(
             name=target.name, version=target.version, python=interpreter.version, interpreter=interpreter.tag,
             started=started, reproduce=self.reproduce_command(target, interpreter), sdist=target.sdist,
             index_url=self.options.index_url if target.release else "", controls=dict(CONTROLS),
             isolation=Isolation(sandbox=self._sandbox_name(), offline=self.backend.offline_capable,
-                                user=f"uid {sandbox.BUILD_UID}" if self.backend.isolated else ""),
+                                user=f"uid {uid}" if self.backend.isolated else ""),
             tracker=__version__,
         )
         if target.problem:
@@ -138,10 +148,10 @@ class Checker:
         env: Environment | None = None
         builds: list[Build] = []
         try:
-            env = self.environment(target, interpreter)
+            env = self.environment(target, interpreter, uid)
             for number in (1, 2):
                 self._say(target, interpreter, f"build {number}/2")
-                build, reason = self.build(target, interpreter, env, number)
+                build, reason = self.build(target, interpreter, env, number, uid)
                 builds.append(build)
                 if reason:
                     status = "timeout" if build.timed_out else "build-failed"
@@ -177,37 +187,38 @@ class Checker:
     def keep_dir(self, target: Target, interpreter: Interpreter) -> Path:
         return self.workspace.result_dir(target.name, target.version, interpreter.tag)
 
-    def environment(self, target: Target, interpreter: Interpreter) -> Environment:
+    def environment(self, target: Target, interpreter: Interpreter, uid: int = sandbox.BUILD_UID) -> Environment:
         """The pinned env for this sdist x interpreter; build requirements resolved once and cached."""
         self._say(target, interpreter, "environment")
         log = self.keep_dir(target, interpreter) / "environment.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.unlink(missing_ok=True)
         toolchain = environments.read_lock(environments.toolchain_lock_path(interpreter))
-        base = self.provisioner.ensure(interpreter, toolchain, (), log)
+        base = self.provisioner.ensure(interpreter, toolchain, (), log, uid)
         lock_path = cached_lock(self.workspace, target.sdist.sha256, base)
         lock = load_lock(lock_path)
         if lock is not None:
-            return self.provisioner.ensure(interpreter, toolchain, lock, log)
+            return self.provisioner.ensure(interpreter, toolchain, lock, log, uid)
         build_dir = self.workspace.build_dir(target.name, target.version, interpreter.tag)
         with EnvLock(build_dir):
-            source = fresh_source(target.sdist_path, build_dir)
+            source = fresh_source(target.sdist_path, build_dir, uid)
             static = static_requirements(source)
-            lock = self.provisioner.resolve(base, interpreter, static, log)
-            env = self.provisioner.ensure(interpreter, toolchain, lock, log)
-            missing = self.provisioner.missing_requirements(env, interpreter, source, log)
+            lock = self.provisioner.resolve(base, interpreter, static, log, uid)
+            env = self.provisioner.ensure(interpreter, toolchain, lock, log, uid)
+            missing = self.provisioner.missing_requirements(env, interpreter, source, log, uid)
             if missing:
-                lock = self.provisioner.resolve(base, interpreter, static + missing, log)
-                env = self.provisioner.ensure(interpreter, toolchain, lock, log)
-                fresh_source(target.sdist_path, build_dir)
-                still = self.provisioner.missing_requirements(env, interpreter, source, log)
+                lock = self.provisioner.resolve(base, interpreter, static + missing, log, uid)
+                env = self.provisioner.ensure(interpreter, toolchain, lock, log, uid)
+                fresh_source(target.sdist_path, build_dir, uid)
+                still = self.provisioner.missing_requirements(env, interpreter, source, log, uid)
                 if still:
                     raise BuildRequirementsFailed("build requirements", f"still unmet after install: {', '.join(still)}")
         save_lock(lock_path, lock)
         return env
 
-    def build(self, target: Target, interpreter: Interpreter, env: Environment, number: int) -> tuple[Build, str]:
-        settings = BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag))
+    def build(self, target: Target, interpreter: Interpreter, env: Environment, number: int,
+              uid: int = sandbox.BUILD_UID) -> tuple[Build, str]:
+        settings = BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag), uid=uid)
         return build_wheel(
             sdist=target.sdist_path, project=target.name, env=env, interpreter_prefix=interpreter.prefix,
             settings=settings, keep_dir=self.keep_dir(target, interpreter) / str(number),

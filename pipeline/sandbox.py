@@ -8,6 +8,8 @@ is a new empty namespace unless the spec asks for it (resolution and installs on
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import resource
 import shutil
@@ -17,12 +19,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from .errors import SandboxUnavailable
 
-BUILD_UID = 65534  # nobody: owns nothing the tracker keeps
-BUILD_GID = 65534
+#: builds run as uids from a pool no account uses, one uid per check at a time, so a limit that
+#: counts per uid (RLIMIT_NPROC) confines each build alone: one package's fork bomb cannot starve
+#: a build running beside it
+UID_BASE = 1_000_000_000
+UID_POOL = 64
+BUILD_UID = UID_BASE
+UID_LOCKS = Path("/tmp/wheelrepro/.uids")
 GiB = 1024**3
 MiB = 1024**2
 
@@ -114,7 +121,7 @@ def _bwrap_argv(spec: Spec, limits: Limits) -> list[str]:
         argv.append("--unshare-net")
     argv += [
         "--",
-        "setpriv", f"--reuid={spec.uid}", f"--regid={BUILD_GID}", "--clear-groups",
+        "setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}", "--clear-groups",
         "--inh-caps=-all", "--bounding-set=-all", "--",
     ]
     return argv + list(spec.argv)
@@ -242,13 +249,33 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def own_for_build(path: Path, uid: int = BUILD_UID) -> None:
-    """Hand a folder to the build uid (the only place it may write)."""
+    """Hand a folder to the build uid (the only place it may write); uid 0 takes it back."""
     if os.geteuid() != 0:
         return
     for root, dirs, files in os.walk(path):
-        os.lchown(root, uid, BUILD_GID)
+        os.lchown(root, uid, uid)
         for name in dirs + files:
-            os.lchown(os.path.join(root, name), uid, BUILD_GID)
+            os.lchown(os.path.join(root, name), uid, uid)
+
+
+@contextlib.contextmanager
+def lease_uid(lock_dir: Path = UID_LOCKS) -> Iterator[int]:
+    """A build uid no other check on this machine holds until the block ends (released on kill too)."""
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    for slot in range(UID_POOL):
+        handle = open(lock_dir / f"{slot}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield UID_BASE + slot
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+        return
+    raise SandboxUnavailable(f"all {UID_POOL} build uids are in use on this machine; lower --jobs")
 
 
 def scrubbed_env(extra: Mapping[str, str], path_dirs: Sequence[str]) -> dict[str, str]:

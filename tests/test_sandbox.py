@@ -107,3 +107,10 @@ def test_unsandboxed_is_never_chosen_silently(monkeypatch):
     with pytest.raises(sandbox.SandboxUnavailable, match="pass --unsandboxed"):
         sandbox.choose_backend(unsandboxed=False)
     assert sandbox.choose_backend(unsandboxed=True).name == "none"
+
+
+def test_each_lease_is_its_own_uid_and_is_given_back(tmp_path):
+    with sandbox.lease_uid(tmp_path) as first, sandbox.lease_uid(tmp_path) as second:
+        assert first != second and {first, second} <= set(range(sandbox.UID_BASE, sandbox.UID_BASE + sandbox.UID_POOL))
+    with sandbox.lease_uid(tmp_path) as again:
+        assert again == first
