@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shlex
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Mapping
 
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 
@@ -20,7 +21,8 @@ from .errors import BuildRequirementsFailed, PipelineError, SandboxUnavailable, 
 from .fetch import add_local, fetch_artifact
 from .interpreters import Interpreter
 from .net import Client
-from .provision import Provisioner, cached_lock, load_lock, save_lock, static_requirements
+from .provision import (CARGO_HOME, Provisioner, cached_lock, cargo_manifests, crate_mount, load_lock, save_lock,
+                        static_requirements)
 from .records import Artifact, Build, Environment, Isolation, Release, Result
 from .resolve import PYPI_SIMPLE, resolve_release
 from .workspace import Workspace, reachable_by_builds
@@ -53,6 +55,14 @@ class Target:
     argument: str  # how the user named it, for the reproduce command
     release: Release | None = None
     problem: str = ""  # why the sdist cannot be used (digest mismatch, download failed)
+
+
+@dataclass(frozen=True)
+class Extra:
+    """What a build needs beyond the environment (prefetched crates): mounts and variables."""
+
+    mounts: tuple[sandbox.Mount, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,14 +159,15 @@ class Checker:
         builds: list[Build] = []
         try:
             env = self.environment(target, interpreter, uid)
-            for number in (1, 2):
-                self._say(target, interpreter, f"build {number}/2")
-                build, reason = self.build(target, interpreter, env, number, uid)
-                builds.append(build)
-                if reason:
-                    status = "timeout" if build.timed_out else "build-failed"
-                    return Result(status=status, finished=now(), environment=env, builds=tuple(builds),
-                                  message=f"build {number}: {reason}", **common)
+            with self.crates(target, interpreter, uid) as extra:
+                for number in (1, 2):
+                    self._say(target, interpreter, f"build {number}/2")
+                    build, reason = self.build(target, interpreter, env, number, uid, extra)
+                    builds.append(build)
+                    if reason:
+                        status = "timeout" if build.timed_out else "build-failed"
+                        return Result(status=status, finished=now(), environment=env, builds=tuple(builds),
+                                      message=f"build {number}: {reason}", **common)
         except BuildRequirementsFailed as exc:
             return Result(status="build-failed", finished=now(), environment=env, builds=tuple(builds),
                           message=str(exc), **common)
@@ -216,9 +227,38 @@ class Checker:
         save_lock(lock_path, lock)
         return env
 
+    @contextlib.contextmanager
+    def crates(self, target: Target, interpreter: Interpreter, uid: int) -> Iterator[Extra]:
+        """Rust crates the sdist locks, fetched once with the network, for its offline builds.
+
+        The crate folder stays locked (and owned by this check's uid) until the builds are done.
+        """
+        build_dir = self.workspace.build_dir(target.name, target.version, interpreter.tag)
+        cargo_home = self.workspace.out / "cache" / "cargo" / target.sdist.sha256[:24]
+        with contextlib.ExitStack() as held:
+            with EnvLock(build_dir):  # released before the builds, which take it themselves
+                source = fresh_source(target.sdist_path, build_dir, uid)
+                rust = bool(cargo_manifests(source))
+                if rust:
+                    cargo_home.mkdir(parents=True, exist_ok=True)
+                    held.enter_context(EnvLock(cargo_home))
+                    if not (cargo_home / ".fetched").is_file():
+                        self._say(target, interpreter, "fetching Rust crates")
+                        log = self.keep_dir(target, interpreter) / "environment.log"
+                        self.provisioner.fetch_crates(interpreter, source, cargo_home, log, uid)
+                        (cargo_home / ".fetched").write_text("cargo fetch --locked\n")
+                    sandbox.own_for_build(cargo_home, uid)
+            if not rust:
+                yield Extra()
+                return
+            yield Extra((crate_mount(cargo_home),), {"CARGO_HOME": CARGO_HOME, "CARGO_NET_OFFLINE": "true"})
+
     def build(self, target: Target, interpreter: Interpreter, env: Environment, number: int,
-              uid: int = sandbox.BUILD_UID) -> tuple[Build, str]:
-        settings = BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag), uid=uid)
+              uid: int = sandbox.BUILD_UID, extra: Extra | None = None) -> tuple[Build, str]:
+        extra = extra or Extra()
+        settings = BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag),
+                                 uid=uid, mounts=extra.mounts,
+                                 env_vars={**{k: v for k, v in CONTROLS.items() if k != "umask"}, **extra.env})
         return build_wheel(
             sdist=target.sdist_path, project=target.name, env=env, interpreter_prefix=interpreter.prefix,
             settings=settings, keep_dir=self.keep_dir(target, interpreter) / str(number),

@@ -66,15 +66,16 @@ class Provisioner:
         )
 
     def _run(self, argv: list[str], interpreter: Interpreter, log: Path, *, uid: int, ro: tuple[str, ...] = (),
-             rw: tuple[str, ...] = (), network: bool = True, cwd: str = "/") -> sandbox.Outcome:
+             rw: tuple[str, ...] = (), network: bool = True, cwd: str = "/",
+             extra: tuple[sandbox.Mount, ...] = (), env: dict[str, str] | None = None) -> sandbox.Outcome:
         mounts = [sandbox.Mount(interpreter.prefix)]
         ro = (*ro, *(p for p in self.pip_source.local_paths() if network))
         mounts += [sandbox.Mount(p) for p in ro] + [sandbox.Mount(p, writable=True) for p in rw]
         if network:
             mounts.append(sandbox.Mount(str(self._pip_cache(uid)), writable=True))
         home = "/tmp/home"
-        spec = sandbox.Spec(argv=tuple(argv), env=self._pip_env(home, uid), cwd=cwd, mounts=tuple(mounts),
-                            network=network, dirs=(home,), uid=uid)
+        spec = sandbox.Spec(argv=tuple(argv), env={**self._pip_env(home, uid), **(env or {})}, cwd=cwd,
+                            mounts=(*mounts, *extra), network=network, dirs=(home,), uid=uid)
         return sandbox.run(self.backend, spec, self.limits, log)
 
     def ensure(self, interpreter: Interpreter, toolchain: tuple[str, ...], requirements: tuple[str, ...],
@@ -144,6 +145,38 @@ class Provisioner:
             raise BuildRequirementsFailed("asking the build backend for its requirements",
                                     "get_requires_for_build_wheel failed (see the log)", str(log))
         return json.loads(text[marker + len("@@missing@@"):].splitlines()[0])
+
+
+    def fetch_crates(self, interpreter: Interpreter, source: Path, cargo_home: Path, log: Path, uid: int) -> None:
+        """``cargo fetch --locked`` for every Cargo.lock, with the network, so builds can run offline."""
+        sandbox.own_for_build(cargo_home, uid)
+        for manifest in cargo_manifests(source):
+            outcome = self._run(["cargo", "fetch", "--locked", "--manifest-path", str(manifest)], interpreter, log,
+                                uid=uid, ro=(str(source),), network=True, cwd=str(manifest.parent),
+                                extra=(crate_mount(cargo_home),), env={"CARGO_HOME": CARGO_HOME})
+            if outcome.returncode != 0:
+                text = log.read_text(errors="replace")
+                if "--locked" in text and "needs to be updated" in text:
+                    raise BuildRequirementsFailed("fetching Rust crates", "Cargo.lock is out of date (see the log)", str(log))
+                raise EnvironmentFailed("fetching Rust crates", "cargo fetch failed (see the log)", str(log))
+
+
+#: crates live at a fixed path in every sandbox: their source paths end up in the binaries
+CARGO_HOME = "/tmp/wheelrepro-cargo"
+
+
+def crate_mount(cargo_home: Path) -> sandbox.Mount:
+    return sandbox.Mount(str(cargo_home), writable=True, target=CARGO_HOME)
+
+
+def cargo_manifests(source: Path) -> list[Path]:
+    """Cargo.toml next to each Cargo.lock the sdist ships (not in build output folders)."""
+    found = []
+    for lock in sorted(source.rglob("Cargo.lock")):
+        relative = lock.relative_to(source)
+        if len(relative.parts) <= 5 and "target" not in relative.parts and (lock.parent / "Cargo.toml").is_file():
+            found.append(lock.parent / "Cargo.toml")
+    return found
 
 
 def static_requirements(source: Path) -> list[str]:
