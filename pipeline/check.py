@@ -13,8 +13,9 @@ from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist
 
 from . import __version__, environments, sandbox
 from .build import CONTROLS, BuildSettings, build_wheel, fresh_source
-from .compare import differing_members, same_wheel
+from .compare import same_wheel
 from .environments import EnvLock, PipSource
+from .explain import compare_wheels
 from .errors import BuildRequirementsFailed, PipelineError, UsageError
 from .fetch import add_local, fetch_artifact
 from .interpreters import Interpreter
@@ -159,9 +160,11 @@ class Checker:
         first, second = builds
         if same_wheel(first, second):
             return Result(status="reproducible", finished=now(), environment=env, builds=tuple(builds), **common)
-        differences = differing_members(Path(first.path), Path(second.path))
+        comparison = compare_wheels(Path(first.path), Path(second.path),
+                                    diffoscope_dir=self.keep_dir(target, interpreter) / "diffoscope")
+        report = comparison.diffoscope.html if comparison.diffoscope else None
         return Result(status="unreproducible", finished=now(), environment=env, builds=tuple(builds),
-                      differences=differences, **common)
+                      differences=comparison.differences, diffoscope=str(report) if report else None, **common)
 
     def _sandbox_name(self) -> str:
         if not self.backend.isolated:

@@ -171,8 +171,36 @@ def main_bench(argv: Sequence[str]) -> int:
     return 1 if missed else 0
 
 
+def main_diff(argv: Sequence[str]) -> int:
+    from .explain import main_diff as diff
+
+    return diff(list(argv))
+
+
+def main_nightly(argv: Sequence[str]) -> int:
+    from .nightly import main_nightly as nightly
+
+    return nightly(list(argv))
+
+
+def main_merge(argv: Sequence[str]) -> int:
+    from .nightly import main_merge as merge
+
+    return merge(list(argv))
+
+
+def main_lists(argv: Sequence[str]) -> int:
+    from .lists import main_lists as lists
+
+    return lists(list(argv))
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "check": main_check,
+    "nightly": main_nightly,
+    "merge": main_merge,
+    "lists": main_lists,
+    "diff": main_diff,
     "lock": main_lock,
     "wheelhouse": main_wheelhouse,
     "bench": main_bench,

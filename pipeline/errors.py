@@ -93,3 +93,13 @@ class WheelUnreadable(PipelineError):
         self.path = path
         self.reason = reason
         super().__init__(f"cannot read wheel {path}: {reason}")
+
+
+class InvalidList(PipelineError):
+    """A package list has a line that is neither a name nor ``name==version``."""
+
+    def __init__(self, where: str, line: str, reason: str) -> None:
+        self.where = where
+        self.line = line
+        self.reason = reason
+        super().__init__(f"{where}: {reason}: {line!r}")

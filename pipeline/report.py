@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+from .explain import format_differences
 from .records import Result
 
 ICONS = {
@@ -44,11 +45,11 @@ def details(results: Iterable[Result]) -> Iterable[str]:
                 lines.append(f"    wheel:    {build.path}")
             if build.log:
                 lines.append(f"    log:      {build.log}")
-        for difference in r.differences[:12]:
-            cause = f" [{difference.cause}]" if difference.cause else ""
-            lines.append(f"  differs:    {difference.path or '(archive)'}: {difference.kind}{cause} {difference.detail}".rstrip())
-        if len(r.differences) > 12:
-            lines.append(f"  ... and {len(r.differences) - 12} more differences")
+        if r.differences:
+            lines.append("  differs:")
+            lines += [f"    {line}" for line in format_differences(r.differences, limit=8)]
+        if r.diffoscope:
+            lines.append(f"  diffoscope: {r.diffoscope}")
         if r.sensitive_to:
             lines.append(f"  sensitive to: {', '.join(r.sensitive_to)}")
         if r.upstream:
