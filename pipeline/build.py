@@ -45,6 +45,7 @@ class BuildSettings:
     hostname: str = "builder"
     cpus: frozenset[int] | None = None
     wrapper: tuple[str, ...] = ()  # e.g. faketime, for the `time` variation
+    mounts: tuple[str, ...] = ()  # extra read-only paths a variation needs (a compiled locale)
     variations: tuple[str, ...] = ()
 
 
@@ -118,7 +119,8 @@ def build_wheel(
             env=_env(settings, env),
             cwd=str(build_dir),
             mounts=(sandbox.Mount(interpreter_prefix), sandbox.Mount(env.path),
-                    sandbox.Mount(str(build_dir), writable=True), sandbox.Mount(str(dist), writable=True)),
+                    sandbox.Mount(str(build_dir), writable=True), sandbox.Mount(str(dist), writable=True),
+                    *(sandbox.Mount(path) for path in settings.mounts)),
             network=False,
             hostname=settings.hostname,
             umask=settings.umask,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Callable
 
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 
-from . import __version__, environments, sandbox
+from . import __version__, environments, sandbox, vary
 from .build import CONTROLS, BuildSettings, build_wheel, fresh_source
 from .compare import same_wheel
 from .environments import EnvLock, PipSource
@@ -21,7 +22,7 @@ from .fetch import add_local, fetch_artifact
 from .interpreters import Interpreter
 from .net import Client
 from .provision import Provisioner, cached_lock, load_lock, save_lock, static_requirements
-from .records import Artifact, Build, Environment, Isolation, Release, Result
+from .records import VARIATIONS, Artifact, Build, Environment, Isolation, Release, Result
 from .resolve import PYPI_SIMPLE, resolve_release
 from .workspace import Workspace, reachable_by_builds
 
@@ -36,6 +37,7 @@ class CheckOptions:
     timeout: float = 1800.0
     memory: int = 8 * GiB
     unsandboxed: bool = False
+    vary: bool = False  # the strict check: variation builds after a reproducible pair (pipeline.vary)
 
     def pip_source(self) -> PipSource:
         links = tuple(str(Path(link).resolve()) if Path(link).exists() else link for link in self.find_links)
@@ -85,6 +87,8 @@ class Checker:
         if self.backend.isolated:
             reachable_by_builds(self.workspace.out)
         self.limits = sandbox.Limits(timeout=self.options.timeout, memory=self.options.memory)
+        self._machine: vary.Machine | None = None
+        self._machine_lock = threading.Lock()
         self.provisioner = Provisioner(self.workspace, self.backend, self.limits, self.options.pip_source())
 
     # -- what to check ---------------------------------------------------------------------
@@ -119,6 +123,8 @@ class Checker:
                 words += ["--index-url", self.options.index_url]
         if self.options.unsandboxed:
             words.append("--unsandboxed")
+        if self.options.vary:
+            words.append("--vary")
         return shlex.join(words)
 
     def check(self, target: Target, interpreter: Interpreter) -> Result:
@@ -159,12 +165,47 @@ class Checker:
                           message=f"tracker error: {detail}", **common)
         first, second = builds
         if same_wheel(first, second):
+            if self.options.vary:
+                return self.strict(target, interpreter, env, tuple(builds), common)
             return Result(status="reproducible", finished=now(), environment=env, builds=tuple(builds), **common)
         comparison = compare_wheels(Path(first.path), Path(second.path),
                                     diffoscope_dir=self.keep_dir(target, interpreter) / "diffoscope")
         report = comparison.diffoscope.html if comparison.diffoscope else None
+        skipped = {}
+        if self.options.vary:  # a variation cannot be blamed for a difference the controlled pair already has
+            skipped = dict(variations={n: "not-tested" for n in VARIATIONS},
+                           message="variation builds skipped: the controlled builds already differ")
         return Result(status="unreproducible", finished=now(), environment=env, builds=tuple(builds),
-                      differences=comparison.differences, diffoscope=str(report) if report else None, **common)
+                      differences=comparison.differences, diffoscope=str(report) if report else None,
+                      **skipped, **common)
+
+    def strict(self, target: Target, interpreter: Interpreter, env: Environment, builds: tuple[Build, ...],
+               common: dict) -> Result:
+        """The reproducible result with the variation search added (see pipeline.vary)."""
+        base = BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag))
+
+        def build_one(settings: BuildSettings, label: str) -> tuple[Build, str]:
+            self._say(target, interpreter, f"{label}: {', '.join(settings.variations)}")
+            return self.build(target, interpreter, env, label, settings)
+
+        try:
+            outcome = vary.run_variations(builds[0], base, self.machine(), build_one,
+                                          lambda a, b: compare_wheels(a, b).differences)
+        except Exception as exc:  # the controlled verdict stands; only the strict check could not run
+            detail = str(exc) if isinstance(exc, PipelineError) else traceback.format_exception_only(type(exc), exc)[-1].strip()
+            return Result(status="reproducible", finished=now(), environment=env, builds=builds,
+                          variations={n: "not-tested" for n in VARIATIONS},
+                          message=f"variation search failed: {detail}", **common)
+        return Result(status="reproducible", finished=now(), environment=env, builds=builds + outcome.builds,
+                      variations=outcome.variations, sensitive_to=outcome.sensitive_to,
+                      variation_differences=outcome.differences, message=outcome.message, **common)
+
+    def machine(self) -> vary.Machine:
+        """What this machine can vary, probed on first use (a locale may be compiled once)."""
+        with self._machine_lock:
+            if self._machine is None:
+                self._machine = vary.probe_machine(self.workspace.out / "cache" / "locales", self.backend.isolated)
+            return self._machine
 
     def _sandbox_name(self) -> str:
         if not self.backend.isolated:
@@ -206,8 +247,10 @@ class Checker:
         save_lock(lock_path, lock)
         return env
 
-    def build(self, target: Target, interpreter: Interpreter, env: Environment, number: int) -> tuple[Build, str]:
-        settings = BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag))
+    def build(self, target: Target, interpreter: Interpreter, env: Environment, number: int | str,
+              settings: BuildSettings | None = None) -> tuple[Build, str]:
+        if settings is None:
+            settings = BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag))
         return build_wheel(
             sdist=target.sdist_path, project=target.name, env=env, interpreter_prefix=interpreter.prefix,
             settings=settings, keep_dir=self.keep_dir(target, interpreter) / str(number),

@@ -103,3 +103,12 @@ class InvalidList(PipelineError):
         self.line = line
         self.reason = reason
         super().__init__(f"{where}: {reason}: {line!r}")
+
+
+class VariationUnavailable(PipelineError):
+    """A variation cannot be applied on this machine: it is recorded `not-tested`, never `same`."""
+
+    def __init__(self, variation: str, reason: str) -> None:
+        self.variation = variation
+        self.reason = reason
+        super().__init__(f"{variation}: {reason}")

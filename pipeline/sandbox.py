@@ -13,6 +13,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -104,6 +105,9 @@ def _bwrap_argv(spec: Spec, limits: Limits) -> list[str]:
         argv += ["--perms", "0755", "--dir", path]
     for mount in spec.mounts:
         argv += ["--bind" if mount.writable else "--ro-bind", mount.path, mount.path]
+    if spec.cpus:
+        # affinity alone leaves os.cpu_count() (sysconf reads this file) at the machine's count
+        argv += ["--ro-bind", _online_list(spec.cpus), "/sys/devices/system/cpu/online"]
     argv += [
         "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
         "--hostname", spec.hostname,
@@ -118,6 +122,20 @@ def _bwrap_argv(spec: Spec, limits: Limits) -> list[str]:
         "--inh-caps=-all", "--bounding-set=-all", "--",
     ]
     return argv + list(spec.argv)
+
+
+def _online_list(cpus: frozenset[int]) -> str:
+    """A file in the kernel's cpulist format naming ``cpus``, to stand in for the online list."""
+    folder = Path(tempfile.gettempdir()) / "wheelrepro-cpus"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    text = ",".join(str(cpu) for cpu in sorted(cpus))
+    path = folder / text
+    if not path.exists():
+        staging = folder / f".{text}.{os.getpid()}.{threading.get_ident()}"
+        staging.write_text(text + "\n")
+        staging.chmod(0o644)
+        os.replace(staging, path)
+    return str(path)
 
 
 def _unsandboxed_argv(spec: Spec, limits: Limits) -> list[str]:
