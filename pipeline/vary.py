@@ -249,7 +249,7 @@ def run_variations(controlled: BuildRecord, base: BuildSettings, machine: Machin
 
 
 # -- probing the machine (I/O) -------------------------------------------------------------------
-def _faketime_library() -> str | None:
+def faketime_library() -> str | None:
     for pattern in FAKETIME_LIBS:
         for path in sorted(glob.glob(pattern)):
             return path
@@ -320,7 +320,7 @@ def probe_machine(cache: Path, isolated: bool) -> Machine:
     variables, folder = choose_locale(cache)
     return Machine(
         isolated=isolated,
-        faketime=_faketime_library(),
+        faketime=faketime_library(),
         locale=variables,
         locale_dir=folder,
         cpus=frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else frozenset(),
