@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import sandbox, vary
+from pipeline.check import Checker, CheckOptions
 from pipeline.build import BuildSettings
 from pipeline.records import VARIATIONS, Build, Difference, Result
 from tests.sdists import intree_sdist
@@ -182,6 +183,17 @@ def test_variation_differences_survive_json():
                                                           "cause": "content"}]
 
 
+def test_the_report_names_the_variations_and_what_they_changed():
+    from pipeline.report import details
+
+    result = Result(name="p", version="1", python="3.11.9", interpreter="cp311", status="reproducible",
+                    started="s", finished="f", reproduce="r", sensitive_to=("build_path", "umask"),
+                    variation_differences=(Difference("p/_x.so", "content", "ELF: paths only in A", "build_path"),))
+    text = "\n".join(details([result]))
+    assert "sensitive to: build_path, umask" in text
+    assert "differs under variations:" in text and "build_path" in text and "p/_x.so" in text
+
+
 # -- the machinery inside the sandbox ------------------------------------------------------------
 def _in_sandbox(settings: BuildSettings, code: str, tmp_path: Path) -> str:
     if sandbox.sandbox_works() is not None:
@@ -283,3 +295,23 @@ def test_an_unreproducible_package_gets_no_variation_builds(index, make_checker,
     assert result.status == "unreproducible" and len(result.builds) == 2
     assert set(result.variations.values()) == {"not-tested"} and len(result.variations) == len(VARIATIONS)
     assert "variation builds skipped" in result.message and result.sensitive_to == ()
+
+
+# -- the real world (nox -s tests_network) -----------------------------------------------------------
+@pytest.mark.network
+def test_markupsafe_is_reproducible_but_sensitive_to_build_path_and_umask(tmp_path, interpreters, sandboxed):
+    """Measured on cp312 (bubblewrap, 2 CPUs, libfaketime, a compiled fr_FR.UTF-8): the all-variations
+    build differs in the extension's DWARF (.debug_info/.debug_line carry the build directory) and in
+    file modes (setuptools copies the 0o664 the umask left); every other variation leaves it alone."""
+    if "3.12" not in interpreters:
+        pytest.skip("measured with Python 3.12")
+    checker = Checker(CheckOptions(out=tmp_path / "out", unsandboxed=not sandboxed, vary=True))
+    result = checker.check(checker.target("markupsafe==3.0.2"), interpreters["3.12"])
+
+    assert result.status == "reproducible", result.message
+    assert result.sensitive_to == ("build_path", "umask")
+    assert len(result.builds) - 2 <= 1 + 2 * (BOUND - 1)
+    causes = {d.cause for d in result.variation_differences}
+    assert {"build_path", "file_mode"} <= causes
+    extension = next(d for d in result.variation_differences if d.path.endswith(".so"))
+    assert extension.cause == "build_path" and ".debug_info" in extension.detail
