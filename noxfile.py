@@ -73,3 +73,9 @@ def merge(session: nox.Session) -> None:
 def lists(session: nox.Session) -> None:
     """Refresh lists/top-pypi.txt from the public download ranking (keeps it when offline)."""
     _pipeline(session, "lists")
+
+
+@nox.session(default=False)
+def render(session: nox.Session) -> None:
+    """Render the static site from the results store into out/site."""
+    _pipeline(session, "render")

@@ -197,8 +197,15 @@ def main_lists(argv: Sequence[str]) -> int:
     return lists(list(argv))
 
 
+def main_render(argv: Sequence[str]) -> int:
+    from .site.command import main_render as render
+
+    return render(list(argv))
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "check": main_check,
+    "render": main_render,
     "nightly": main_nightly,
     "merge": main_merge,
     "lists": main_lists,

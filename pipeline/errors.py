@@ -112,3 +112,12 @@ class VariationUnavailable(PipelineError):
         self.variation = variation
         self.reason = reason
         super().__init__(f"{variation}: {reason}")
+
+
+class InvalidRecords(PipelineError):
+    """Result records that cannot be read (not JSON, not a list of results, bad fields)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")

@@ -226,15 +226,14 @@ def load_engine(options: NightlyOptions) -> Engine:
     return nightly_engine.engine(options)
 
 
-def load_renderer() -> Render | None:
-    """The site renderer when it is installed (pipeline/site), else None."""
-    try:
-        from pipeline.site import render_site
-    except ImportError:
-        return None
+def load_renderer(log_root: Path | None = None) -> Render:
+    """The site renderer; the page's "last updated" is the newest result, so a store renders the same twice."""
+    from pipeline.site import render_site
+    from pipeline.site.data import instant
 
     def render(results: list[Result], out_dir: Path) -> None:
-        render_site(results, out_dir, generated=utcnow())
+        generated = max((instant(r.finished) for r in results), default="")
+        render_site(results, out_dir, generated=generated, log_root=log_root)
 
     return render
 
@@ -293,7 +292,7 @@ def main_nightly(argv: Sequence[str], engine: Engine | None = None) -> int:
     try:
         options = options_from_args(args)
         # A shard renders nothing: the final CI job renders once from the merged store.
-        render = None if (args.no_render or options.shard) else load_renderer()
+        render = None if (args.no_render or options.shard) else load_renderer(options.work_dir or options.out_dir)
         reporter = None if args.quiet else (lambda progress: print(progress.line(), flush=True))
         summary = run_nightly(engine or load_engine(options), options, reporter=reporter, render=render)
     except PipelineError as exc:
@@ -301,8 +300,8 @@ def main_nightly(argv: Sequence[str], engine: Engine | None = None) -> int:
         return 1
     for line in summary.lines():
         print(line)
-    if not summary.rendered and not options.shard and not args.no_render:
-        print(f"site: no renderer installed yet; results are in {options.out_dir / STORE_NAME}")
+    if summary.rendered:
+        print(f"site: {options.out_dir / 'site' / 'index.html'}")
     return 0
 
 

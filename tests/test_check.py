@@ -117,3 +117,22 @@ def test_the_build_lock_is_resolved_once_and_reused(index, make_checker, interpr
 
     assert first == second
     assert not log.exists() or "--dry-run" not in log.read_text(), "the cached lock is used, nothing is resolved again"
+
+
+def test_a_check_over_an_http_index(http_index, make_checker, interpreters):
+    index, url = http_index
+    index.add("httppkg", "httppkg-1.0.tar.gz", intree_sdist("httppkg", "1.0"))
+    checker = make_checker(index, index_url=url)
+    result = _check(checker, interpreters["3.11"], "httppkg==1.0")
+
+    assert result.status == "reproducible", result.message
+    assert result.sdist.url.startswith("http://127.0.0.1:") and result.index_url == url
+    assert f"--index-url {url}" in result.reproduce
+
+
+def test_a_release_without_sdist_is_no_sdist(index, make_checker, interpreters):
+    index.add("wheelonly", "wheelonly-1.0-py3-none-any.whl", b"not built here")
+    result = _check(make_checker(index), interpreters["3.11"], "wheelonly")
+
+    assert (result.status, result.version, result.builds) == ("no-sdist", "1.0", ())
+    assert result.is_verdict, "no sdist is a fact about the release, not a tracker failure"

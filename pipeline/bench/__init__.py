@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "explain": "pipeline.bench.explain",
     "nightly": "pipeline.bench.nightly",
     "vary": "pipeline.bench.vary",
+    "site": "pipeline.bench.site",
 }
 
 
