@@ -70,7 +70,7 @@ def build_path(settings: BuildSettings, machine: Machine) -> BuildSettings:
 
 def time(settings: BuildSettings, machine: Machine) -> BuildSettings:
     if machine.faketime is None:
-        raise VariationUnavailable("time", "libfaketime is not installed (apt-get install faketime)")
+        raise VariationUnavailable("time", "libfaketime is not installed: apt-get install faketime")
     # LD_PRELOAD directly, not the `faketime` program: its sem_open needs a /dev/shm the build uid can write
     wrapper = ("env", f"LD_PRELOAD={machine.faketime}", f"FAKETIME={TIME_SHIFT}", *settings.wrapper)
     return dataclasses.replace(settings, wrapper=wrapper)
@@ -93,7 +93,7 @@ def umask(settings: BuildSettings, machine: Machine) -> BuildSettings:
 
 def hostname(settings: BuildSettings, machine: Machine) -> BuildSettings:
     if not machine.isolated:
-        raise VariationUnavailable("hostname", "needs the sandbox's UTS namespace (builds run --unsandboxed)")
+        raise VariationUnavailable("hostname", "needs the sandbox's UTS namespace, and builds run --unsandboxed")
     return dataclasses.replace(settings, hostname=HOSTNAME)
 
 
@@ -107,13 +107,15 @@ def home(settings: BuildSettings, machine: Machine) -> BuildSettings:
 
 def user(settings: BuildSettings, machine: Machine) -> BuildSettings:
     if not machine.isolated:
-        raise VariationUnavailable("user", "needs the sandbox to switch uid (builds run --unsandboxed)")
+        raise VariationUnavailable("user", "needs the sandbox to switch uid, and builds run --unsandboxed")
     return dataclasses.replace(settings, user=USER, uid=UID)
 
 
 def cpu_count(settings: BuildSettings, machine: Machine) -> BuildSettings:
     if len(machine.cpus) < 2:
         raise VariationUnavailable("cpu_count", "this machine gives the tracker one CPU")
+    if not machine.isolated:  # affinity alone: os.cpu_count() reads /sys, which only the sandbox replaces
+        raise VariationUnavailable("cpu_count", "without the sandbox os.cpu_count() would still see every CPU")
     return dataclasses.replace(settings, cpus=frozenset({min(machine.cpus)}))
 
 

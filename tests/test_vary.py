@@ -143,6 +143,8 @@ def test_what_a_bare_machine_cannot_vary_is_not_tested_with_a_reason():
 
     assert set(reasons) == {"time", "locale", "hostname", "user", "cpu_count"}
     assert "faketime" in reasons["time"] and "one CPU" in reasons["cpu_count"]
+    unsandboxed = dataclasses.replace(FULL, isolated=False)
+    assert set(vary.unavailable(BASE, unsandboxed)) == {"hostname", "user", "cpu_count"}
     assert vary.vary(BASE, ["timezone"], BARE).env_vars["TZ"] == vary.TIMEZONE_RULE
 
 
