@@ -63,6 +63,7 @@ class NightlyOptions:
     timeout: float = 1800.0
     memory: int = 8 * 1024**3
     unsandboxed: bool = False
+    vary: bool = False
     find_links: tuple[str, ...] = ()
     #: where the engine keeps caches, environments and kept builds (default: out_dir)
     work_dir: Path | None = None
@@ -253,6 +254,7 @@ def nightly_parser() -> argparse.ArgumentParser:
     add("--timeout", type=float, default=1800.0, metavar="SECONDS", help="per build (default 1800)")
     add("--memory", type=float, default=8.0, metavar="GIB", help="address-space cap per build (default 8)")
     add("--unsandboxed", action="store_true", help="build without bubblewrap (results are marked so)")
+    add("--vary", action="store_true", help="the strict check: variation builds for what is reproducible")
     add("--out", type=Path, default=Path("out"), help="the results store, the site, and by default the work folder")
     add("--work-dir", type=Path, help="caches, environments and kept builds (default: --out)")
     add("--wait", action="store_true", help="wait for another run on the same out/ instead of refusing")
@@ -281,6 +283,7 @@ def options_from_args(args: argparse.Namespace) -> NightlyOptions:
         timeout=args.timeout,
         memory=int(args.memory * 1024**3),
         unsandboxed=args.unsandboxed,
+        vary=args.vary,
         find_links=tuple(args.find_links),
         work_dir=args.work_dir,
     )

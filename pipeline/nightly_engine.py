@@ -35,6 +35,7 @@ def engine(options: NightlyOptions) -> Engine:
         timeout=options.timeout,
         memory=options.memory,
         unsandboxed=options.unsandboxed,
+        vary=options.vary,
     )
     checker = Checker(check_options)
     # The nightly retries a failed resolution itself (with backoff); one retry inside is enough.

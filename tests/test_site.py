@@ -344,3 +344,15 @@ def test_main_render_bad_input_is_one_line(tmp_path, capsys, content, message):
 def test_generated_must_be_a_time(tmp_path):
     with pytest.raises(PipelineError, match="not an ISO 8601 time"):
         render_site([result()], tmp_path / "site", generated="now-ish")
+
+
+def test_the_fast_serializer_writes_every_field_to_json_writes():
+    from pipeline.records import Difference, Upstream
+    from pipeline.site.serialize import fast_json
+
+    full = result("full", sensitive_to=("build_path",), variations={"build_path": "differs", "umask": "same"},
+                  differences=(Difference("a.py", "content", "x", "random_content"),),
+                  variation_differences=(Difference("m.so", "content", "paths", "build_path"),),
+                  upstream=Upstream("equivalent", wheel="w.whl", passes=("sort",)), diffoscope="d.html",
+                  message="m", index_url="https://i/simple/")
+    assert fast_json(full) == full.to_json()

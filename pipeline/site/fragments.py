@@ -224,6 +224,9 @@ def _result(
     html = '<dl class="kv">\n' + "\n".join(rows) + "</dl>\n"
     if r.differences:
         html += _differences(r.differences)
+    if r.variation_differences:
+        html += '<p class="muted">What changes under the variations (against the controlled wheel):</p>\n'
+        html += _differences(r.variation_differences)
     if r.reproduce:
         rid = f"r-{anchor}"
         html += (

@@ -71,6 +71,7 @@ def fast_json(r: Result) -> dict[str, Any]:
         "differences": [_difference(d) for d in r.differences],
         "variations": dict(r.variations),
         "sensitive_to": list(r.sensitive_to),
+        "variation_differences": [_difference(d) for d in r.variation_differences],
         "upstream": upstream,
         "diffoscope": r.diffoscope,
         "started": r.started,
