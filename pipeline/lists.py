@@ -6,7 +6,6 @@ canonicalised (PEP 503) so ``PyYAML`` and ``pyyaml`` are one entry across every 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -187,19 +186,3 @@ def refresh_top_list(
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     write_atomically(dest, render_top_list(names, url, generated))
     return Refresh(True, f"{dest}: {len(names)} projects from {url}")
-
-
-def main_lists(argv: Sequence[str]) -> int:
-    """`nox -s lists`: refresh lists/top-pypi.txt; prints one line, exit 0 even when offline."""
-    parser = argparse.ArgumentParser(prog="lists", description="Refresh lists/top-pypi.txt from the public ranking.")
-    parser.add_argument("--url", default=TOP_URL, help="ranking JSON with rows: [{project, download_count}]")
-    parser.add_argument("--dest", type=Path, default=TOP_LIST)
-    parser.add_argument("--count", type=int, default=TOP_COUNT)
-    args = parser.parse_args(list(argv))
-    try:
-        outcome = refresh_top_list(args.dest, args.url, args.count)
-    except PipelineError as exc:
-        print(f"lists: {exc}")
-        return 1
-    print(f"lists: {outcome.message}")
-    return 0

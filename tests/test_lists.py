@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import InvalidList, PipelineError
-from pipeline.lists import ListEntry, load_lists, main_lists, parse_list, refresh_top_list
+from pipeline.cli.nightly import main_lists
+from pipeline.lists import ListEntry, load_lists, parse_list, refresh_top_list
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,8 @@ import pytest
 
 from pipeline.errors import StoreBusy, UsageError
 from pipeline.lists import ListEntry
-from pipeline.nightly import NightlyOptions, main_merge, main_nightly, run_nightly
+from pipeline.cli.nightly import main_merge, main_nightly
+from pipeline.nightly import NightlyOptions, run_nightly
 from pipeline.plan import Slot, Task, longest_first, parse_shard, plan_builds, shard_of
 from pipeline.records import Release
 from pipeline.store import RunLock, Snapshot, Store

@@ -65,7 +65,7 @@ def _count(path: Path) -> int:
         db.close()
 
 
-RUN = "import sys; from pipeline.nightly import main_nightly; sys.exit(main_nightly(sys.argv[1:]))"
+RUN = "import sys; from pipeline.cli.nightly import main_nightly; sys.exit(main_nightly(sys.argv[1:]))"
 
 
 def test_kill_9_mid_build_then_resume_redoes_only_the_build_in_flight(tmp_path, index, wheelhouse, sandboxed,

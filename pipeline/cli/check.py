@@ -1,4 +1,4 @@
-"""Command line: the only module that prints or exits.  ``python -m pipeline COMMAND ...``."""
+"""The check, lock, wheelhouse, bench, diff and render commands."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
-from . import environments, report
-from .check import Checker, CheckOptions, Progress
-from .errors import PipelineError
-from .interpreters import discover, parse_wanted
-from .records import Result
-from .resolve import PYPI_SIMPLE
+from .. import environments, report
+from ..check import Checker, CheckOptions, Progress
+from ..errors import PipelineError
+from ..interpreters import discover, parse_wanted
+from ..records import Result
+from ..resolve import PYPI_SIMPLE
 
 GiB = 1024**3
 
@@ -157,7 +157,7 @@ def main_wheelhouse(argv: Sequence[str]) -> int:
 
 
 def main_bench(argv: Sequence[str]) -> int:
-    from . import bench
+    from .. import bench
 
     parser = argparse.ArgumentParser(prog="nox -s bench --", description="Measure; print figures and ratios.")
     parser.add_argument("areas", nargs="*", help=f"some of: {', '.join(bench.BENCHMARKS)} (default: all)")
@@ -174,58 +174,12 @@ def main_bench(argv: Sequence[str]) -> int:
 
 
 def main_diff(argv: Sequence[str]) -> int:
-    from .explain import main_diff as diff
+    from ..explain import main_diff as diff
 
     return diff(list(argv))
 
 
-def main_nightly(argv: Sequence[str]) -> int:
-    from .nightly import main_nightly as nightly
-
-    return nightly(list(argv))
-
-
-def main_merge(argv: Sequence[str]) -> int:
-    from .nightly import main_merge as merge
-
-    return merge(list(argv))
-
-
-def main_lists(argv: Sequence[str]) -> int:
-    from .lists import main_lists as lists
-
-    return lists(list(argv))
-
-
 def main_render(argv: Sequence[str]) -> int:
-    from .site.command import main_render as render
+    from ..site.command import main_render as render
 
     return render(list(argv))
-
-
-COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
-    "check": main_check,
-    "render": main_render,
-    "nightly": main_nightly,
-    "merge": main_merge,
-    "lists": main_lists,
-    "diff": main_diff,
-    "lock": main_lock,
-    "wheelhouse": main_wheelhouse,
-    "bench": main_bench,
-}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in COMMANDS:
-        print(f"usage: python -m pipeline {{{','.join(COMMANDS)}}} ...", file=sys.stderr)
-        return 2
-    try:
-        return COMMANDS[argv[0]](argv[1:])
-    except PipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
