@@ -49,3 +49,10 @@ def tests_network(session: nox.Session) -> None:
     """Run the tests that need the real PyPI."""
     session.install(*TESTS)
     session.run("python", "-m", "pytest", "-m", "network", *session.posargs)
+
+
+@nox.session(default=False)
+def diff(session: nox.Session) -> None:
+    """Explain how two wheels differ: nox -s diff -- A.whl B.whl [--excerpts] [--diffoscope DIR]."""
+    session.install(*TOOL)
+    session.run("python", "-m", "pipeline.explain", *session.posargs)

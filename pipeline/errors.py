@@ -84,3 +84,12 @@ class SandboxUnavailable(PipelineError):
 
 class StoreBusy(PipelineError):
     """Another run holds the results store."""
+
+
+class WheelUnreadable(PipelineError):
+    """A wheel to compare is missing, not a zip, or has a corrupt member."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot read wheel {path}: {reason}")

@@ -11,6 +11,7 @@ from typing import Callable, Iterable, Iterator
 BENCHMARKS: dict[str, str] = {
     "check": "pipeline.bench.check",
     "sandbox": "pipeline.bench.sandbox",
+    "explain": "pipeline.bench.explain",
 }
 
 

@@ -1,0 +1,7 @@
+"""``python -m pipeline.explain A.whl B.whl``."""
+
+import sys
+
+from .command import main_diff
+
+sys.exit(main_diff(sys.argv[1:]))

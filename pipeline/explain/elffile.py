@@ -1,0 +1,152 @@
+"""Just enough ELF to compare two shared objects section by section (pure Python, no deps)."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+ELF_MAGIC = b"\x7fELF"
+SHT_NOBITS = 8
+SHF_COMPRESSED = 0x800
+NT_GNU_BUILD_ID = 3
+_SHN_XINDEX = 0xFFFF
+#: decompressed debug sections beyond this are left compressed (they are only searched for strings)
+_INFLATE_CAP = 64 * 1024 * 1024
+
+
+class ELFError(ValueError):
+    """Not an ELF file, or one whose headers point outside it."""
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    type: int
+    flags: int
+    offset: int
+    size: int
+
+    @property
+    def has_bytes(self) -> bool:
+        return self.type != SHT_NOBITS
+
+
+@dataclass(frozen=True)
+class ELFFile:
+    """Parsed section table of one ELF image held in memory."""
+
+    data: bytes
+    bits: int
+    endian: str
+    sections: tuple[Section, ...]
+
+    def section_bytes(self, section: Section) -> memoryview:
+        """A view, not a copy: a large .debug_info is compared without doubling memory."""
+        if not section.has_bytes:
+            return memoryview(b"")
+        return memoryview(self.data)[section.offset : section.offset + section.size]
+
+    def contents(self, section: Section) -> bytes | memoryview:
+        """Section bytes, inflated when the section is zlib-compressed (SHF_COMPRESSED)."""
+        raw = self.section_bytes(section)
+        if not section.flags & SHF_COMPRESSED:
+            return raw
+        header = struct.Struct(self.endian + ("IIQQ" if self.bits == 64 else "III"))
+        if len(raw) < header.size:
+            return raw
+        ch_type = header.unpack_from(raw)[0]
+        if ch_type != 1:  # zstd (2) is not in the standard library before 3.14: keep it raw
+            return raw
+        try:
+            inflater = zlib.decompressobj()
+            out = inflater.decompress(raw[header.size :], _INFLATE_CAP)
+        except zlib.error:
+            return raw
+        return out
+
+    def by_name(self) -> dict[str, Section]:
+        # duplicate names are rare but legal; suffix them so each is still compared
+        named: dict[str, Section] = {}
+        for section in self.sections:
+            name = section.name or "<unnamed>"
+            key, n = name, 1
+            while key in named:
+                n += 1
+                key = f"{name}#{n}"
+            named[key] = section
+        return named
+
+    def build_id(self) -> str | None:
+        for section in self.sections:
+            if section.name == ".note.gnu.build-id":
+                return _note_desc(self.section_bytes(section), self.endian, NT_GNU_BUILD_ID)
+        return None
+
+
+def _note_desc(data: bytes | memoryview, endian: str, wanted: int) -> str | None:
+    offset = 0
+    while offset + 12 <= len(data):
+        namesz, descsz, ntype = struct.unpack_from(endian + "III", data, offset)
+        name_end = offset + 12 + ((namesz + 3) & ~3)
+        desc = data[name_end : name_end + descsz]
+        if ntype == wanted:
+            return desc.hex()
+        offset = name_end + ((descsz + 3) & ~3)
+    return None
+
+
+def parse(data: bytes) -> ELFFile:
+    """Parse the section table; raise ELFError when the file is not a well-formed ELF."""
+    if len(data) < 52 or not data.startswith(ELF_MAGIC):
+        raise ELFError("not an ELF file")
+    bits = {1: 32, 2: 64}.get(data[4])
+    endian = {1: "<", 2: ">"}.get(data[5])
+    if bits is None or endian is None:
+        raise ELFError("unknown ELF class or byte order")
+    if bits == 64:
+        shoff, shentsize, shnum, shstrndx = _fields(data, endian + "40xQ10xHHH")
+        entry = struct.Struct(endian + "IIQQQQIIQQ")
+    else:
+        shoff, shentsize, shnum, shstrndx = _fields(data, endian + "32xI10xHHH")
+        entry = struct.Struct(endian + "IIIIIIIIII")
+    if shoff == 0:
+        return ELFFile(data, bits, endian, ())
+    if shentsize < entry.size:
+        raise ELFError("section header entries too small")
+    raw = []
+    first = _entry(data, entry, shoff)
+    if shnum == 0:  # more than 0xff00 sections: the count lives in section 0
+        shnum = first[5]
+    if shstrndx == _SHN_XINDEX:
+        shstrndx = first[6]
+    if shoff + shnum * shentsize > len(data):
+        raise ELFError("section headers run past the end of the file")
+    for i in range(shnum):
+        raw.append(_entry(data, entry, shoff + i * shentsize))
+    names = b""
+    if shstrndx < len(raw):
+        names_offset, names_size = raw[shstrndx][4], raw[shstrndx][5]
+        names = data[names_offset : names_offset + names_size]
+    sections = []
+    for name_offset, kind, flags, _addr, offset, size, *_ in raw:
+        if kind != SHT_NOBITS and offset + size > len(data):
+            raise ELFError(f"section at {offset} runs past the end of the file")
+        end = names.find(b"\x00", name_offset)
+        name = names[name_offset : end if end >= 0 else len(names)].decode("ascii", "replace")
+        sections.append(Section(name, kind, flags, offset, size))
+    return ELFFile(data, bits, endian, tuple(sections))
+
+
+def _fields(data: bytes, fmt: str) -> tuple[int, ...]:
+    try:
+        return struct.unpack_from(fmt, data, 0)
+    except struct.error as error:
+        raise ELFError(f"truncated ELF header: {error}") from None
+
+
+def _entry(data: bytes, entry: struct.Struct, offset: int) -> tuple[int, ...]:
+    try:
+        return entry.unpack_from(data, offset)
+    except struct.error:
+        raise ELFError("truncated section header") from None
