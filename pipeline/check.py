@@ -20,8 +20,9 @@ from .fetch import add_local, fetch_artifact
 from .interpreters import Interpreter
 from .net import Client
 from .provision import Provisioner, cached_lock, load_lock, save_lock, static_requirements
-from .records import Artifact, Build, Environment, Isolation, Release, Result
+from .records import Artifact, Build, Environment, Isolation, Release, Result, Upstream
 from .resolve import PYPI_SIMPLE, resolve_release
+from .upstream import check_upstream
 from .workspace import Workspace, reachable_by_builds
 
 GiB = 1024**3
@@ -35,6 +36,7 @@ class CheckOptions:
     timeout: float = 1800.0
     memory: int = 8 * GiB
     unsandboxed: bool = False
+    upstream: bool = True  # compare with the index's own wheel (only for releases from an index)
 
     def pip_source(self) -> PipSource:
         links = tuple(str(Path(link).resolve()) if Path(link).exists() else link for link in self.find_links)
@@ -157,11 +159,25 @@ class Checker:
             return Result(status="error", finished=now(), environment=env, builds=tuple(builds),
                           message=f"tracker error: {detail}", **common)
         first, second = builds
+        upstream = self.upstream(target, interpreter, first)
         if same_wheel(first, second):
-            return Result(status="reproducible", finished=now(), environment=env, builds=tuple(builds), **common)
+            return Result(status="reproducible", finished=now(), environment=env, builds=tuple(builds),
+                          upstream=upstream, **common)
         differences = differing_members(Path(first.path), Path(second.path))
         return Result(status="unreproducible", finished=now(), environment=env, builds=tuple(builds),
-                      differences=differences, **common)
+                      differences=differences, upstream=upstream, **common)
+
+    def upstream(self, target: Target, interpreter: Interpreter, build: Build) -> Upstream | None:
+        """The index's own wheel against this build's (None for a local sdist, or when switched off)."""
+        if not self.options.upstream or target.release is None or not build.path:
+            return None
+        self._say(target, interpreter, "upstream")
+        try:
+            return check_upstream(self.client, target.release, Path(build.path), self.workspace.wheels_cache,
+                                  self.workspace.out / "cache" / "scratch")
+        except Exception as exc:  # a tracker bug here must not cost the build verdict
+            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            return Upstream("not-checked", note=f"tracker error: {detail}")
 
     def _sandbox_name(self) -> str:
         if not self.backend.isolated:

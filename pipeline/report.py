@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from .records import Result
+from .records import Result, Upstream
 
 ICONS = {
     "reproducible": "ok ",
@@ -33,6 +33,20 @@ def table(results: Sequence[Result]) -> str:
     return "\n" + "\n".join(lines)
 
 
+def upstream_lines(upstream: Upstream, limit: int = 5) -> list[str]:
+    """The index's wheel against the rebuild: status, note, and the first few differing members."""
+    lines = [f"  vs the index's wheel: {upstream.status} {upstream.note}".rstrip()]
+    if upstream.wheel:
+        lines.append(f"    wheel:    {upstream.wheel}  {_short(upstream.sha256)}")
+    for difference in upstream.differences[:limit]:
+        first = (difference.detail or "").splitlines()[0] if difference.detail else ""
+        cause = f" [{difference.cause}]" if difference.cause else ""
+        lines.append(f"    differs:  {difference.path or '(archive)'}: {difference.kind}{cause} {first}".rstrip()[:200])
+    if len(upstream.differences) > limit:
+        lines.append(f"    ... and {len(upstream.differences) - limit} more")
+    return lines
+
+
 def details(results: Iterable[Result]) -> Iterable[str]:
     for r in results:
         lines = [f"\n{r.name} {r.version} on Python {r.python} ({r.interpreter}): {r.status}"]
@@ -52,7 +66,7 @@ def details(results: Iterable[Result]) -> Iterable[str]:
         if r.sensitive_to:
             lines.append(f"  sensitive to: {', '.join(r.sensitive_to)}")
         if r.upstream:
-            lines.append(f"  vs the index's wheel: {r.upstream.status} {r.upstream.note}".rstrip())
+            lines.extend(upstream_lines(r.upstream))
         if r.environment:
             lines.append(f"  environment: {r.environment.fingerprint[:16]} ({r.environment.path})")
         if r.isolation:
