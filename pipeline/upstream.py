@@ -16,6 +16,7 @@ import json
 import sys
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal
@@ -188,7 +189,9 @@ def classify(rebuilt: Path, published: Path, match: Match, scratch: Path) -> Ups
     if not match.comparable:
         return _not_comparable(rebuilt, published, match)
     ours, theirs = scratch / f"rebuilt-{rebuilt.name}", scratch / f"published-{published.name}"
-    passes = _canonical(normalize(rebuilt, ours) + normalize(published, theirs))
+    with ThreadPoolExecutor(max_workers=2) as pool:  # inflate, sha256 and crc32 release the GIL
+        both = [pool.submit(normalize, rebuilt, ours), pool.submit(normalize, published, theirs)]
+        passes = _canonical(both[0].result() + both[1].result())
     if filecmp.cmp(ours, theirs, shallow=False):
         applied = ", ".join(passes) or "only zip header fields a rewrite sets (version made by, flags)"
         return _upstream("equivalent", match, published, passes=passes,

@@ -12,6 +12,7 @@ BENCHMARKS: dict[str, str] = {
     "check": "pipeline.bench.check",
     "sandbox": "pipeline.bench.sandbox",
     "explain": "pipeline.bench.explain",
+    "upstream": "pipeline.bench.upstream",
 }
 
 
