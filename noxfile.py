@@ -56,3 +56,10 @@ def diff(session: nox.Session) -> None:
     """Explain how two wheels differ: nox -s diff -- A.whl B.whl [--excerpts] [--diffoscope DIR]."""
     session.install(*TOOL)
     session.run("python", "-m", "pipeline.explain", *session.posargs)
+
+
+@nox.session(default=False)
+def upstream(session: nox.Session) -> None:
+    """Compare a release's rebuilt wheel with the index's: nox -s upstream -- PKG[==VER] [--python X.Y]."""
+    session.install(*TOOL)
+    session.run("python", "-m", "pipeline.upstream", *session.posargs)

@@ -175,7 +175,8 @@ def different_note(differences: Iterable[Difference], ours: Path, theirs: Path) 
     if members and all(_dist_info(m) for m in members):
         with zipfile.ZipFile(ours) as archive:
             files = [n for n in archive.namelist() if not n.endswith("/") and not _dist_info(n)]
-        note += f"; only metadata: all {len(files)} other files are identical"
+        others = "the 1 other file is" if len(files) == 1 else f"all {len(files)} other files are"
+        note += f"; only metadata: {others} identical"
     made_here, made_there = _generator(ours), _generator(theirs)
     if made_here != made_there:
         note += f"; made by {made_here or 'an unnamed backend'} here, {made_there or 'an unnamed backend'} for the index"
@@ -276,7 +277,7 @@ def rebuilt_wheel(checker, release: Release, interpreter: Interpreter, rebuild: 
     build, reason = checker.build(target, interpreter, env, 1)
     if reason or not build.path:
         raise PipelineError(f"the rebuild failed: {reason or 'no wheel'}; log: {build.log}")
-    return Path(build.path), "built now (one controlled build)"
+    return Path(build.path), "built now: one controlled build"
 
 
 def main_upstream(argv: list[str]) -> int:
