@@ -185,7 +185,8 @@ def different_note(differences: Iterable[Difference], ours: Path, theirs: Path) 
 
 def classify(rebuilt: Path, published: Path, match: Match, scratch: Path) -> Upstream:
     """Compare the rebuilt wheel with the fetched published one; ``scratch`` holds the normalised copies."""
-    if sha256_of(rebuilt) == sha256_of(published):
+    # fetch_artifact already checked the published file against the index's digest
+    if sha256_of(rebuilt) == (match.artifact.sha256 or sha256_of(published)):
         return _upstream("identical", match, published, note="the same bytes")
     if not match.comparable:
         return _not_comparable(rebuilt, published, match)
@@ -202,7 +203,7 @@ def classify(rebuilt: Path, published: Path, match: Match, scratch: Path) -> Ups
     return _upstream("different", match, published, passes=passes, differences=comparison.differences, note=note)
 
 
-def _upstream(status, match: Match, published: Path | None, **fields) -> Upstream:
+def _upstream(status: str, match: Match, published: Path | None, **fields) -> Upstream:
     artifact = match.artifact
     sha = artifact.sha256 or (sha256_of(published) if published else None)
     note = fields.pop("note", "")
