@@ -54,8 +54,31 @@ def tests_network(session: nox.Session) -> None:
 @nox.session(default=False)
 def diff(session: nox.Session) -> None:
     """Explain how two wheels differ: nox -s diff -- A.whl B.whl [--excerpts] [--diffoscope DIR]."""
-    session.install(*TOOL)
-    session.run("python", "-m", "pipeline.explain", *session.posargs)
+    _pipeline(session, "diff")
+
+
+@nox.session(default=False)
+def nightly(session: nox.Session) -> None:
+    """Check every listed project on every interpreter found (only what is new), then render."""
+    _pipeline(session, "nightly")
+
+
+@nox.session(default=False)
+def merge(session: nox.Session) -> None:
+    """Fold shard result files into out/ (merging twice adds nothing)."""
+    _pipeline(session, "merge")
+
+
+@nox.session(default=False)
+def lists(session: nox.Session) -> None:
+    """Refresh lists/top-pypi.txt from the public download ranking (keeps it when offline)."""
+    _pipeline(session, "lists")
+
+
+@nox.session(default=False)
+def render(session: nox.Session) -> None:
+    """Render the static site from the results store into out/site."""
+    _pipeline(session, "render")
 
 
 @nox.session(default=False)

@@ -46,6 +46,7 @@ class BuildSettings:
     cpus: frozenset[int] | None = None
     wrapper: tuple[str, ...] = ()  # e.g. faketime, for the `time` variation
     variations: tuple[str, ...] = ()
+    mounts: tuple[sandbox.Mount, ...] = ()  # e.g. the prefetched Rust crates
 
 
 def fresh_source(sdist: Path, build_dir: Path, uid: int = sandbox.BUILD_UID) -> Path:
@@ -118,7 +119,8 @@ def build_wheel(
             env=_env(settings, env),
             cwd=str(build_dir),
             mounts=(sandbox.Mount(interpreter_prefix), sandbox.Mount(env.path),
-                    sandbox.Mount(str(build_dir), writable=True), sandbox.Mount(str(dist), writable=True)),
+                    sandbox.Mount(str(build_dir), writable=True), sandbox.Mount(str(dist), writable=True),
+                    *settings.mounts),
             network=False,
             hostname=settings.hostname,
             umask=settings.umask,

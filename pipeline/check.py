@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shlex
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Mapping
 
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 
 from . import __version__, environments, sandbox
 from .build import CONTROLS, BuildSettings, build_wheel, fresh_source
-from .compare import differing_members, same_wheel
+from .compare import same_wheel
 from .environments import EnvLock, PipSource
-from .errors import BuildRequirementsFailed, PipelineError, UsageError
+from .explain import compare_wheels
+from .errors import BuildRequirementsFailed, PipelineError, SandboxUnavailable, UsageError
 from .fetch import add_local, fetch_artifact
 from .interpreters import Interpreter
 from .net import Client
-from .provision import Provisioner, cached_lock, load_lock, save_lock, static_requirements
+from .provision import (CARGO_HOME, Provisioner, cached_lock, cargo_manifests, crate_mount, load_lock, save_lock,
+                        static_requirements)
 from .records import Artifact, Build, Environment, Isolation, Release, Result, Upstream
 from .resolve import PYPI_SIMPLE, resolve_release
 from .upstream import check_upstream
@@ -54,6 +57,14 @@ class Target:
     argument: str  # how the user named it, for the reproduce command
     release: Release | None = None
     problem: str = ""  # why the sdist cannot be used (digest mismatch, download failed)
+
+
+@dataclass(frozen=True)
+class Extra:
+    """What a build needs beyond the environment (prefetched crates): mounts and variables."""
+
+    mounts: tuple[sandbox.Mount, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -123,13 +134,23 @@ class Checker:
         return shlex.join(words)
 
     def check(self, target: Target, interpreter: Interpreter) -> Result:
+        """The result for one interpreter; the whole check runs as one leased build uid."""
+        try:
+            with sandbox.lease_uid() as uid:
+                return self._check(target, interpreter, uid)
+        except SandboxUnavailable as exc:
+            return Result(name=target.name, version=target.version, python=interpreter.version,
+                          interpreter=interpreter.tag, status="error", started=now(), finished=now(),
+                          reproduce=self.reproduce_command(target, interpreter), message=str(exc))
+
+    def _check(self, target: Target, interpreter: Interpreter, uid: int) -> Result:
         started = now()
         common = dict(
             name=target.name, version=target.version, python=interpreter.version, interpreter=interpreter.tag,
             started=started, reproduce=self.reproduce_command(target, interpreter), sdist=target.sdist,
             index_url=self.options.index_url if target.release else "", controls=dict(CONTROLS),
             isolation=Isolation(sandbox=self._sandbox_name(), offline=self.backend.offline_capable,
-                                user=f"uid {sandbox.BUILD_UID}" if self.backend.isolated else ""),
+                                user=f"uid {uid}" if self.backend.isolated else ""),
             tracker=__version__,
         )
         if target.problem:
@@ -139,15 +160,16 @@ class Checker:
         env: Environment | None = None
         builds: list[Build] = []
         try:
-            env = self.environment(target, interpreter)
-            for number in (1, 2):
-                self._say(target, interpreter, f"build {number}/2")
-                build, reason = self.build(target, interpreter, env, number)
-                builds.append(build)
-                if reason:
-                    status = "timeout" if build.timed_out else "build-failed"
-                    return Result(status=status, finished=now(), environment=env, builds=tuple(builds),
-                                  message=f"build {number}: {reason}", **common)
+            env = self.environment(target, interpreter, uid)
+            with self.crates(target, interpreter, uid) as extra:
+                for number in (1, 2):
+                    self._say(target, interpreter, f"build {number}/2")
+                    build, reason = self.build(target, interpreter, env, number, uid, extra)
+                    builds.append(build)
+                    if reason:
+                        status = "timeout" if build.timed_out else "build-failed"
+                        return Result(status=status, finished=now(), environment=env, builds=tuple(builds),
+                                      message=f"build {number}: {reason}", **common)
         except BuildRequirementsFailed as exc:
             return Result(status="build-failed", finished=now(), environment=env, builds=tuple(builds),
                           message=str(exc), **common)
@@ -163,9 +185,12 @@ class Checker:
         if same_wheel(first, second):
             return Result(status="reproducible", finished=now(), environment=env, builds=tuple(builds),
                           upstream=upstream, **common)
-        differences = differing_members(Path(first.path), Path(second.path))
+        comparison = compare_wheels(Path(first.path), Path(second.path),
+                                    diffoscope_dir=self.keep_dir(target, interpreter) / "diffoscope")
+        report = comparison.diffoscope.html if comparison.diffoscope else None
         return Result(status="unreproducible", finished=now(), environment=env, builds=tuple(builds),
-                      differences=differences, upstream=upstream, **common)
+                      differences=comparison.differences, diffoscope=str(report) if report else None,
+                      upstream=upstream, **common)
 
     def upstream(self, target: Target, interpreter: Interpreter, build: Build) -> Upstream | None:
         """The index's own wheel against this build's (None for a local sdist, or when switched off)."""
@@ -190,37 +215,67 @@ class Checker:
     def keep_dir(self, target: Target, interpreter: Interpreter) -> Path:
         return self.workspace.result_dir(target.name, target.version, interpreter.tag)
 
-    def environment(self, target: Target, interpreter: Interpreter) -> Environment:
+    def environment(self, target: Target, interpreter: Interpreter, uid: int = sandbox.BUILD_UID) -> Environment:
         """The pinned env for this sdist x interpreter; build requirements resolved once and cached."""
         self._say(target, interpreter, "environment")
         log = self.keep_dir(target, interpreter) / "environment.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.unlink(missing_ok=True)
         toolchain = environments.read_lock(environments.toolchain_lock_path(interpreter))
-        base = self.provisioner.ensure(interpreter, toolchain, (), log)
+        base = self.provisioner.ensure(interpreter, toolchain, (), log, uid)
         lock_path = cached_lock(self.workspace, target.sdist.sha256, base)
         lock = load_lock(lock_path)
         if lock is not None:
-            return self.provisioner.ensure(interpreter, toolchain, lock, log)
+            return self.provisioner.ensure(interpreter, toolchain, lock, log, uid)
         build_dir = self.workspace.build_dir(target.name, target.version, interpreter.tag)
         with EnvLock(build_dir):
-            source = fresh_source(target.sdist_path, build_dir)
+            source = fresh_source(target.sdist_path, build_dir, uid)
             static = static_requirements(source)
-            lock = self.provisioner.resolve(base, interpreter, static, log)
-            env = self.provisioner.ensure(interpreter, toolchain, lock, log)
-            missing = self.provisioner.missing_requirements(env, interpreter, source, log)
+            lock = self.provisioner.resolve(base, interpreter, static, log, uid)
+            env = self.provisioner.ensure(interpreter, toolchain, lock, log, uid)
+            missing = self.provisioner.missing_requirements(env, interpreter, source, log, uid)
             if missing:
-                lock = self.provisioner.resolve(base, interpreter, static + missing, log)
-                env = self.provisioner.ensure(interpreter, toolchain, lock, log)
-                fresh_source(target.sdist_path, build_dir)
-                still = self.provisioner.missing_requirements(env, interpreter, source, log)
+                lock = self.provisioner.resolve(base, interpreter, static + missing, log, uid)
+                env = self.provisioner.ensure(interpreter, toolchain, lock, log, uid)
+                fresh_source(target.sdist_path, build_dir, uid)
+                still = self.provisioner.missing_requirements(env, interpreter, source, log, uid)
                 if still:
                     raise BuildRequirementsFailed("build requirements", f"still unmet after install: {', '.join(still)}")
         save_lock(lock_path, lock)
         return env
 
-    def build(self, target: Target, interpreter: Interpreter, env: Environment, number: int) -> tuple[Build, str]:
-        settings = BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag))
+    @contextlib.contextmanager
+    def crates(self, target: Target, interpreter: Interpreter, uid: int) -> Iterator[Extra]:
+        """Rust crates the sdist locks, fetched once with the network, for its offline builds.
+
+        The crate folder stays locked (and owned by this check's uid) until the builds are done.
+        """
+        build_dir = self.workspace.build_dir(target.name, target.version, interpreter.tag)
+        cargo_home = self.workspace.out / "cache" / "cargo" / target.sdist.sha256[:24]
+        with contextlib.ExitStack() as held:
+            with EnvLock(build_dir):  # released before the builds, which take it themselves
+                source = fresh_source(target.sdist_path, build_dir, uid)
+                rust = bool(cargo_manifests(source))
+                if rust:
+                    cargo_home.mkdir(parents=True, exist_ok=True)
+                    held.enter_context(EnvLock(cargo_home))
+                    if not (cargo_home / ".fetched").is_file():
+                        self._say(target, interpreter, "fetching Rust crates")
+                        log = self.keep_dir(target, interpreter) / "environment.log"
+                        self.provisioner.fetch_crates(interpreter, source, cargo_home, log, uid)
+                        (cargo_home / ".fetched").write_text("cargo fetch --locked\n")
+                    sandbox.own_for_build(cargo_home, uid)
+            if not rust:
+                yield Extra()
+                return
+            yield Extra((crate_mount(cargo_home),), {"CARGO_HOME": CARGO_HOME, "CARGO_NET_OFFLINE": "true"})
+
+    def build(self, target: Target, interpreter: Interpreter, env: Environment, number: int,
+              uid: int = sandbox.BUILD_UID, extra: Extra | None = None) -> tuple[Build, str]:
+        extra = extra or Extra()
+        settings = BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag),
+                                 uid=uid, mounts=extra.mounts,
+                                 env_vars={**{k: v for k, v in CONTROLS.items() if k != "umask"}, **extra.env})
         return build_wheel(
             sdist=target.sdist_path, project=target.name, env=env, interpreter_prefix=interpreter.prefix,
             settings=settings, keep_dir=self.keep_dir(target, interpreter) / str(number),

@@ -173,8 +173,43 @@ def main_bench(argv: Sequence[str]) -> int:
     return 1 if missed else 0
 
 
+def main_diff(argv: Sequence[str]) -> int:
+    from .explain import main_diff as diff
+
+    return diff(list(argv))
+
+
+def main_nightly(argv: Sequence[str]) -> int:
+    from .nightly import main_nightly as nightly
+
+    return nightly(list(argv))
+
+
+def main_merge(argv: Sequence[str]) -> int:
+    from .nightly import main_merge as merge
+
+    return merge(list(argv))
+
+
+def main_lists(argv: Sequence[str]) -> int:
+    from .lists import main_lists as lists
+
+    return lists(list(argv))
+
+
+def main_render(argv: Sequence[str]) -> int:
+    from .site.command import main_render as render
+
+    return render(list(argv))
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "check": main_check,
+    "render": main_render,
+    "nightly": main_nightly,
+    "merge": main_merge,
+    "lists": main_lists,
+    "diff": main_diff,
     "lock": main_lock,
     "wheelhouse": main_wheelhouse,
     "bench": main_bench,

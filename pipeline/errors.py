@@ -93,3 +93,22 @@ class WheelUnreadable(PipelineError):
         self.path = path
         self.reason = reason
         super().__init__(f"cannot read wheel {path}: {reason}")
+
+
+class InvalidList(PipelineError):
+    """A package list has a line that is neither a name nor ``name==version``."""
+
+    def __init__(self, where: str, line: str, reason: str) -> None:
+        self.where = where
+        self.line = line
+        self.reason = reason
+        super().__init__(f"{where}: {reason}: {line!r}")
+
+
+class InvalidRecords(PipelineError):
+    """Result records that cannot be read (not JSON, not a list of results, bad fields)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")

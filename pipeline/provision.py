@@ -41,11 +41,19 @@ class Provisioner:
     limits: sandbox.Limits
     pip_source: environments.PipSource
 
-    def _pip_env(self, home: str) -> dict[str, str]:
+    def _pip_cache(self, uid: int) -> Path:
+        """One pip cache per build uid: only the check holding that uid writes to it."""
+        cache = self.workspace.pip_cache / f"uid-{uid}"
+        if not cache.is_dir():
+            cache.mkdir(parents=True)
+            sandbox.own_for_build(cache, uid)
+        return cache
+
+    def _pip_env(self, home: str, uid: int) -> dict[str, str]:
         return sandbox.scrubbed_env(
             {
                 "HOME": home,
-                "PIP_CACHE_DIR": str(self.workspace.pip_cache),
+                "PIP_CACHE_DIR": str(self._pip_cache(uid)),
                 "PIP_DISABLE_PIP_VERSION_CHECK": "1",
                 "PIP_CONFIG_FILE": os.devnull,  # the machine's pip.conf (extra indexes, constraints) stays out
                 "PIP_USER": "0",
@@ -57,22 +65,21 @@ class Provisioner:
             [],
         )
 
-    def _run(self, argv: list[str], interpreter: Interpreter, log: Path, *, ro: tuple[str, ...] = (),
-             rw: tuple[str, ...] = (), network: bool = True, cwd: str = "/") -> sandbox.Outcome:
+    def _run(self, argv: list[str], interpreter: Interpreter, log: Path, *, uid: int, ro: tuple[str, ...] = (),
+             rw: tuple[str, ...] = (), network: bool = True, cwd: str = "/",
+             extra: tuple[sandbox.Mount, ...] = (), env: dict[str, str] | None = None) -> sandbox.Outcome:
         mounts = [sandbox.Mount(interpreter.prefix)]
         ro = (*ro, *(p for p in self.pip_source.local_paths() if network))
         mounts += [sandbox.Mount(p) for p in ro] + [sandbox.Mount(p, writable=True) for p in rw]
         if network:
-            self.workspace.pip_cache.mkdir(parents=True, exist_ok=True)
-            sandbox.own_for_build(self.workspace.pip_cache)
-            mounts.append(sandbox.Mount(str(self.workspace.pip_cache), writable=True))
+            mounts.append(sandbox.Mount(str(self._pip_cache(uid)), writable=True))
         home = "/tmp/home"
-        spec = sandbox.Spec(argv=tuple(argv), env=self._pip_env(home), cwd=cwd, mounts=tuple(mounts),
-                            network=network, dirs=(home,))
+        spec = sandbox.Spec(argv=tuple(argv), env={**self._pip_env(home, uid), **(env or {})}, cwd=cwd,
+                            mounts=(*mounts, *extra), network=network, dirs=(home,), uid=uid)
         return sandbox.run(self.backend, spec, self.limits, log)
 
     def ensure(self, interpreter: Interpreter, toolchain: tuple[str, ...], requirements: tuple[str, ...],
-               log: Path) -> Environment:
+               log: Path, uid: int = sandbox.BUILD_UID) -> Environment:
         """The venv for this exact lock, made once and reused by every build that shares it."""
         env = environments.describe(interpreter, toolchain, requirements, self.workspace.envs)
         path = Path(env.path)
@@ -88,32 +95,33 @@ class Provisioner:
                         continue
                     lock_file = Path(tmp) / f"{label}.txt"
                     lock_file.write_text("\n".join(lines) + "\n")
-                    sandbox.own_for_build(path)
+                    sandbox.own_for_build(path, uid)
                     outcome = self._run(
                         [str(path / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--require-hashes",
                          "--no-compile", *self.pip_source.args(), "-r", str(lock_file)],
-                        interpreter, log, ro=(tmp,), rw=(env.path,), network=True, cwd=tmp,
+                        interpreter, log, uid=uid, ro=(tmp,), rw=(env.path,), network=True, cwd=tmp,
                     )
                     if outcome.returncode != 0:
                         environments.remove(env)
                         raise EnvironmentFailed(f"installing the {label} lock for {interpreter.tag}",
                                                 "pip failed (see the log)", str(log))
-            sandbox.own_for_build(path, uid=0) if os.geteuid() == 0 else None
+            sandbox.own_for_build(path, uid=0)
             environments.mark_complete(env)
         return env
 
-    def resolve(self, base: Environment, interpreter: Interpreter, requirements: list[str], log: Path) -> tuple[str, ...]:
+    def resolve(self, base: Environment, interpreter: Interpreter, requirements: list[str], log: Path,
+                uid: int = sandbox.BUILD_UID) -> tuple[str, ...]:
         """Exact, hashed lock for ``requirements`` using the base env's pinned pip."""
         if not requirements:
             return ()
         with tempfile.TemporaryDirectory(prefix="wheelrepro-resolve-") as tmp:
             os.chmod(tmp, 0o755)
-            sandbox.own_for_build(Path(tmp))
+            sandbox.own_for_build(Path(tmp), uid)
             report = Path(tmp) / "report.json"
             outcome = self._run(
                 [str(Path(base.path) / "bin" / "python"), "-m", "pip", "install", "--dry-run", "--ignore-installed",
                  "--prefer-binary", "--quiet", "--report", str(report), *self.pip_source.args(), *requirements],
-                interpreter, log, ro=(base.path,), rw=(tmp,), network=True, cwd=tmp,
+                interpreter, log, uid=uid, ro=(base.path,), rw=(tmp,), network=True, cwd=tmp,
             )
             if outcome.returncode != 0 or not report.is_file():
                 text = log.read_text(errors="replace")
@@ -124,17 +132,51 @@ class Provisioner:
                                         "pip could not resolve them (see the log)", str(log))
             return environments.lock_from_report(json.loads(report.read_text()))
 
-    def missing_requirements(self, env: Environment, interpreter: Interpreter, source: Path, log: Path) -> list[str]:
+    def missing_requirements(self, env: Environment, interpreter: Interpreter, source: Path, log: Path,
+                             uid: int = sandbox.BUILD_UID) -> list[str]:
         """Ask the backend (offline, sandboxed) what else it needs to build a wheel."""
-        sandbox.own_for_build(source)
+        sandbox.own_for_build(source, uid)
         outcome = self._run([str(Path(env.path) / "bin" / "python"), "-c", _HOOK, str(source)],
-                            interpreter, log, ro=(env.path,), rw=(str(source),), network=False, cwd=str(source))
+                            interpreter, log, uid=uid, ro=(env.path,), rw=(str(source),), network=False,
+                            cwd=str(source))
         text = log.read_text(errors="replace")
         marker = text.rfind("@@missing@@")
         if outcome.returncode != 0 or marker < 0:
             raise BuildRequirementsFailed("asking the build backend for its requirements",
                                     "get_requires_for_build_wheel failed (see the log)", str(log))
         return json.loads(text[marker + len("@@missing@@"):].splitlines()[0])
+
+
+    def fetch_crates(self, interpreter: Interpreter, source: Path, cargo_home: Path, log: Path, uid: int) -> None:
+        """``cargo fetch --locked`` for every Cargo.lock, with the network, so builds can run offline."""
+        sandbox.own_for_build(cargo_home, uid)
+        for manifest in cargo_manifests(source):
+            outcome = self._run(["cargo", "fetch", "--locked", "--manifest-path", str(manifest)], interpreter, log,
+                                uid=uid, ro=(str(source),), network=True, cwd=str(manifest.parent),
+                                extra=(crate_mount(cargo_home),), env={"CARGO_HOME": CARGO_HOME})
+            if outcome.returncode != 0:
+                text = log.read_text(errors="replace")
+                if "--locked" in text and "needs to be updated" in text:
+                    raise BuildRequirementsFailed("fetching Rust crates", "Cargo.lock is out of date (see the log)", str(log))
+                raise EnvironmentFailed("fetching Rust crates", "cargo fetch failed (see the log)", str(log))
+
+
+#: crates live at a fixed path in every sandbox: their source paths end up in the binaries
+CARGO_HOME = "/tmp/wheelrepro-cargo"
+
+
+def crate_mount(cargo_home: Path) -> sandbox.Mount:
+    return sandbox.Mount(str(cargo_home), writable=True, target=CARGO_HOME)
+
+
+def cargo_manifests(source: Path) -> list[Path]:
+    """Cargo.toml next to each Cargo.lock the sdist ships (not in build output folders)."""
+    found = []
+    for lock in sorted(source.rglob("Cargo.lock")):
+        relative = lock.relative_to(source)
+        if len(relative.parts) <= 5 and "target" not in relative.parts and (lock.parent / "Cargo.toml").is_file():
+            found.append(lock.parent / "Cargo.toml")
+    return found
 
 
 def static_requirements(source: Path) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+from .explain import format_differences
 from .records import Result, Upstream
 
 ICONS = {
@@ -38,12 +39,7 @@ def upstream_lines(upstream: Upstream, limit: int = 5) -> list[str]:
     lines = [f"  vs the index's wheel: {upstream.status} {upstream.note}".rstrip()]
     if upstream.wheel:
         lines.append(f"    wheel:    {upstream.wheel}  {_short(upstream.sha256)}")
-    for difference in upstream.differences[:limit]:
-        first = (difference.detail or "").splitlines()[0] if difference.detail else ""
-        cause = f" [{difference.cause}]" if difference.cause else ""
-        lines.append(f"    differs:  {difference.path or '(archive)'}: {difference.kind}{cause} {first}".rstrip()[:200])
-    if len(upstream.differences) > limit:
-        lines.append(f"    ... and {len(upstream.differences) - limit} more")
+    lines += [f"    {line}" for line in format_differences(upstream.differences, limit=limit)]
     return lines
 
 
@@ -58,11 +54,11 @@ def details(results: Iterable[Result]) -> Iterable[str]:
                 lines.append(f"    wheel:    {build.path}")
             if build.log:
                 lines.append(f"    log:      {build.log}")
-        for difference in r.differences[:12]:
-            cause = f" [{difference.cause}]" if difference.cause else ""
-            lines.append(f"  differs:    {difference.path or '(archive)'}: {difference.kind}{cause} {difference.detail}".rstrip())
-        if len(r.differences) > 12:
-            lines.append(f"  ... and {len(r.differences) - 12} more differences")
+        if r.differences:
+            lines.append("  differs:")
+            lines += [f"    {line}" for line in format_differences(r.differences, limit=8)]
+        if r.diffoscope:
+            lines.append(f"  diffoscope: {r.diffoscope}")
         if r.sensitive_to:
             lines.append(f"  sensitive to: {', '.join(r.sensitive_to)}")
         if r.upstream:

@@ -8,6 +8,9 @@ is a new empty namespace unless the spec asks for it (resolution and installs on
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import os
 import resource
 import shutil
@@ -17,22 +20,32 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from .errors import SandboxUnavailable
 
-BUILD_UID = 65534  # nobody: owns nothing the tracker keeps
-BUILD_GID = 65534
+#: builds run as uids from a pool no account uses, one uid per check at a time, so a limit that
+#: counts per uid (RLIMIT_NPROC) confines each build alone: one package's fork bomb cannot starve
+#: a build running beside it
+UID_BASE = 1_000_000_000
+UID_POOL = 64
+BUILD_UID = UID_BASE
+UID_LOCKS = Path("/tmp/wheelrepro/.uids")
 GiB = 1024**3
 MiB = 1024**2
 
 
 @dataclass(frozen=True)
 class Mount:
-    """``path`` is visible in the sandbox at the same path; writable only when asked."""
+    """``path`` is visible in the sandbox at ``target`` (default: the same path); writable only when asked."""
 
     path: str
     writable: bool = False
+    target: str | None = None
+
+    @property
+    def inside(self) -> str:
+        return self.target or self.path
 
 
 @dataclass(frozen=True)
@@ -87,23 +100,25 @@ def _bwrap_argv(spec: Spec, limits: Limits) -> list[str]:
         "bwrap",
         "--ro-bind", "/", "/",
         "--dev", "/dev",
+        "--perms", "1777", "--tmpfs", "/dev/shm",  # POSIX semaphores (multiprocessing) live here
         "--proc", "/proc",
         "--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp",
         "--perms", "1777", "--tmpfs", "/var/tmp",
         "--perms", "0755", "--tmpfs", "/root",
         "--perms", "0755", "--tmpfs", "/home",
     ]
+    mounts = (*spec.mounts, *host_tools().mounts)
     made: set[str] = set()
-    for path in (*spec.dirs, *(m.path for m in spec.mounts)):
+    for path in (*spec.dirs, *(m.inside for m in mounts)):
         # bwrap would make missing parents 0700 on the fresh tmpfs roots; the build uid must traverse them
         for parent in reversed(Path(path).parents[:-1]):
             if str(parent) not in made and str(parent).startswith(FRESH_ROOTS) and str(parent) not in FRESH_ROOTS:
                 argv += ["--perms", "0755", "--dir", str(parent)]
                 made.add(str(parent))
     for path in spec.dirs:
-        argv += ["--perms", "0755", "--dir", path]
-    for mount in spec.mounts:
-        argv += ["--bind" if mount.writable else "--ro-bind", mount.path, mount.path]
+        argv += ["--perms", "1777", "--dir", path]  # e.g. HOME: the build uid must write there
+    for mount in mounts:
+        argv += ["--bind" if mount.writable else "--ro-bind", mount.path, mount.inside]
     argv += [
         "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
         "--hostname", spec.hostname,
@@ -114,7 +129,7 @@ def _bwrap_argv(spec: Spec, limits: Limits) -> list[str]:
         argv.append("--unshare-net")
     argv += [
         "--",
-        "setpriv", f"--reuid={spec.uid}", f"--regid={BUILD_GID}", "--clear-groups",
+        "setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}", "--clear-groups",
         "--inh-caps=-all", "--bounding-set=-all", "--",
     ]
     return argv + list(spec.argv)
@@ -242,17 +257,63 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def own_for_build(path: Path, uid: int = BUILD_UID) -> None:
-    """Hand a folder to the build uid (the only place it may write)."""
+    """Hand a folder to the build uid (the only place it may write); uid 0 takes it back."""
     if os.geteuid() != 0:
         return
     for root, dirs, files in os.walk(path):
-        os.lchown(root, uid, BUILD_GID)
+        os.lchown(root, uid, uid)
         for name in dirs + files:
-            os.lchown(os.path.join(root, name), uid, BUILD_GID)
+            os.lchown(os.path.join(root, name), uid, uid)
+
+
+@contextlib.contextmanager
+def lease_uid(lock_dir: Path = UID_LOCKS) -> Iterator[int]:
+    """A build uid no other check on this machine holds until the block ends (released on kill too)."""
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    for slot in range(UID_POOL):
+        handle = open(lock_dir / f"{slot}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield UID_BASE + slot
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+        return
+    raise SandboxUnavailable(f"all {UID_POOL} build uids are in use on this machine; lower --jobs")
+
+
+@dataclass(frozen=True)
+class HostTools:
+    """Compilers installed outside the system folders, shown read-only to builds (rustup's Rust)."""
+
+    mounts: tuple[Mount, ...] = ()
+    path_dirs: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@functools.lru_cache(maxsize=1)
+def host_tools() -> HostTools:
+    home = Path(os.environ.get("HOME", "/root"))
+    rustup = Path(os.environ.get("RUSTUP_HOME", home / ".rustup"))
+    cargo_bin = Path(os.environ.get("CARGO_HOME", home / ".cargo")) / "bin"
+    if (rustup / "toolchains").is_dir() and (cargo_bin / "cargo").exists():
+        # only the toolchains and the proxies: cargo's registry and credentials stay hidden
+        return HostTools(
+            mounts=(Mount(str(rustup)), Mount(str(cargo_bin))),
+            path_dirs=(str(cargo_bin),),
+            env={"RUSTUP_HOME": str(rustup)},
+        )
+    return HostTools()
 
 
 def scrubbed_env(extra: Mapping[str, str], path_dirs: Sequence[str]) -> dict[str, str]:
     """The allow-listed environment: nothing from the parent leaks in."""
-    env = {"PATH": ":".join([*path_dirs, "/usr/local/bin", "/usr/bin", "/bin"])}
+    tools = host_tools()
+    env = {"PATH": ":".join([*path_dirs, *tools.path_dirs, "/usr/local/bin", "/usr/bin", "/bin"])}
+    env.update(tools.env)
     env.update(extra)
     return env

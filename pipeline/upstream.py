@@ -24,6 +24,7 @@ from typing import Iterable, Literal
 from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from . import sandbox
 from .errors import BuildRequirementsFailed, PipelineError, WheelUnreadable
 from .explain import compare_wheels, format_differences
 from .fetch import fetch_artifact, sha256_of
@@ -272,10 +273,12 @@ def rebuilt_wheel(checker, release: Release, interpreter: Interpreter, rebuild: 
     if target.problem or target.sdist_path is None:
         raise PipelineError(target.problem or f"{release.name} {release.version} publishes no sdist to rebuild")
     try:
-        env = checker.environment(target, interpreter)
+        with sandbox.lease_uid() as uid:  # the same confinement a check's builds get
+            env = checker.environment(target, interpreter, uid)
+            with checker.crates(target, interpreter, uid) as extra:
+                build, reason = checker.build(target, interpreter, env, 1, uid, extra)
     except BuildRequirementsFailed as error:
         raise PipelineError(f"cannot rebuild: {error}") from None
-    build, reason = checker.build(target, interpreter, env, 1)
     if reason or not build.path:
         raise PipelineError(f"the rebuild failed: {reason or 'no wheel'}; log: {build.log}")
     return Path(build.path), "built now: one controlled build"

@@ -10,7 +10,10 @@ import pytest
 
 from pipeline.records import Result
 from pipeline.workspace import BUILD_ROOT
-from tests.sdists import cext_sdist, hostile_sdist, intree_sdist
+import shutil
+
+from pipeline.provision import CARGO_HOME
+from tests.sdists import cext_sdist, hostile_sdist, intree_sdist, rust_sdist
 
 pytestmark = pytest.mark.slow
 
@@ -117,3 +120,36 @@ def test_the_build_lock_is_resolved_once_and_reused(index, make_checker, interpr
 
     assert first == second
     assert not log.exists() or "--dry-run" not in log.read_text(), "the cached lock is used, nothing is resolved again"
+
+
+def test_a_check_over_an_http_index(http_index, make_checker, interpreters):
+    index, url = http_index
+    index.add("httppkg", "httppkg-1.0.tar.gz", intree_sdist("httppkg", "1.0"))
+    checker = make_checker(index, index_url=url)
+    result = _check(checker, interpreters["3.11"], "httppkg==1.0")
+
+    assert result.status == "reproducible", result.message
+    assert result.sdist.url.startswith("http://127.0.0.1:") and result.index_url == url
+    assert f"--index-url {url}" in result.reproduce
+
+
+def test_a_release_without_sdist_is_no_sdist(index, make_checker, interpreters):
+    index.add("wheelonly", "wheelonly-1.0-py3-none-any.whl", b"not built here")
+    result = _check(make_checker(index), interpreters["3.11"], "wheelonly")
+
+    assert (result.status, result.version, result.builds) == ("no-sdist", "1.0", ())
+    assert result.is_verdict, "no sdist is a fact about the release, not a tracker failure"
+
+
+@pytest.mark.skipif(shutil.which("cargo") is None, reason="no Rust toolchain on this machine")
+def test_rust_crates_are_prefetched_and_the_build_stays_offline(index, make_checker, interpreters):
+    index.add("rustpkg", "rustpkg-1.0.tar.gz", rust_sdist("rustpkg", "1.0"))
+    checker = make_checker(index)
+    result = _check(checker, interpreters["3.11"], "rustpkg")
+
+    assert result.status == "reproducible", result.message
+    assert result.isolation.offline
+    text = zipfile.ZipFile(result.builds[0].path).read("rustpkg/__init__.py").decode()
+    assert f"CARGO_HOME = {CARGO_HOME!r}" in text, "crates sit at the same fixed path in every build"
+    log = (Path(result.builds[0].log).parent.parent / "environment.log").read_text()
+    assert "cargo fetch --locked" in log

@@ -328,3 +328,14 @@ def test_stale_record_is_called_out(wheel_a: Path, tmp_path: Path) -> None:
     (record,) = [d for d in compare_wheels(wheel_a, c).differences if d.path == RECORD]
     assert record.cause == "derived"
     assert "but the bytes are equal in both archives for demo/_build.py" in record.detail
+
+
+def test_excerpt_of_a_large_file_starts_at_the_first_change() -> None:
+    from pipeline.explain.explainers.text import excerpt
+
+    a = "".join(f"line {i}\n" for i in range(50_000))
+    b = a.replace("line 40000\n", "line 40000 changed\n").replace("line 45000\n", "")
+    lines, removed, added = excerpt(a, b)
+    assert (removed, added) == (2, 1)
+    assert lines[:4] == ("@@ -40000,3 +40000,3 @@", " line 39999", "-line 40000", "+line 40000 changed")
+    assert lines[-1] == "... (more changes)"  # the removal at 45000 lies outside the window

@@ -51,14 +51,14 @@ def test_timeout_kills_it_and_leaves_nothing(tmp_path: Path) -> None:
     a, b = _wheels(tmp_path)
     marker = tmp_path / "child-alive"
     # the child outlives the shell unless the whole session is killed
-    tool = _fake(tmp_path, f"(sleep 2; touch {marker}) & sleep 30")
+    tool = _fake(tmp_path, f"(sleep 1; touch {marker}) & sleep 30")
     report = run_diffoscope(a, b, tmp_path / "r.html", timeout=0.5, executable=tool)
     assert report.html is None and "timed out after 0.5 s" in report.reason
     assert report.seconds < 5
     assert not (tmp_path / "r.html").exists() and list(tmp_path.glob(".diffoscope-*")) == []
     import time
 
-    time.sleep(2.5)
+    time.sleep(1.5)
     assert not marker.exists()
 
 

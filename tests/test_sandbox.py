@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,13 +12,15 @@ from pipeline import sandbox
 pytestmark = pytest.mark.skipif(sandbox.sandbox_works() is not None, reason=str(sandbox.sandbox_works()))
 
 PY = sys.base_prefix
+#: the base interpreter (a venv's python, e.g. nox's under /tmp, is not visible in the sandbox)
+PYTHON = f"{PY}/bin/python{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def _run(tmp_path, code: str, *, limits=sandbox.Limits(timeout=30), **spec) -> tuple[sandbox.Outcome, str]:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     sandbox.own_for_build(work)
-    spec = sandbox.Spec(argv=(sys.executable, "-c", code), env=sandbox.scrubbed_env({"HOME": "/tmp/home"}, []),
+    spec = sandbox.Spec(argv=(PYTHON, "-c", code), env=sandbox.scrubbed_env({"HOME": "/tmp/home"}, []),
                         cwd=str(work), mounts=(sandbox.Mount(PY), sandbox.Mount(str(work), writable=True)),
                         dirs=("/tmp/home",), **spec)
     log = tmp_path / "log.txt"
@@ -107,3 +107,10 @@ def test_unsandboxed_is_never_chosen_silently(monkeypatch):
     with pytest.raises(sandbox.SandboxUnavailable, match="pass --unsandboxed"):
         sandbox.choose_backend(unsandboxed=False)
     assert sandbox.choose_backend(unsandboxed=True).name == "none"
+
+
+def test_each_lease_is_its_own_uid_and_is_given_back(tmp_path):
+    with sandbox.lease_uid(tmp_path) as first, sandbox.lease_uid(tmp_path) as second:
+        assert first != second and {first, second} <= set(range(sandbox.UID_BASE, sandbox.UID_BASE + sandbox.UID_POOL))
+    with sandbox.lease_uid(tmp_path) as again:
+        assert again == first

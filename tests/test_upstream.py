@@ -276,7 +276,7 @@ def test_a_published_variant_of_the_rebuilt_wheel_is_classified(variant, status,
     else:
         assert ("uppkg/_injected.py", "added") in [(d.path, d.kind) for d in upstream.differences]
         result = Result("uppkg", "1.0", "3.11.0", "cp311", "reproducible", "", "", "", upstream=upstream)
-        assert "uppkg/_injected.py: added" in next(iter(details([result])))
+        assert "added       uppkg/_injected.py: only in B" in next(iter(details([result])))
 
 
 @pytest.mark.slow
@@ -304,6 +304,10 @@ def test_main_upstream_reuses_the_kept_wheel_and_exits_0_when_verified(built, in
     assert code == 0, out
     assert "kept from an earlier build" in out and "equivalent" in out
     assert Upstream.from_json(json.loads((tmp_path / "up.json").read_text())).status == "equivalent"
+
+    code = main_upstream(argv + ["--rebuild"] + ([] if sandboxed else ["--unsandboxed"]))
+    out = capsys.readouterr().out
+    assert code == 0 and "built now: one controlled build" in out and "equivalent" in out
 
 
 @pytest.mark.slow

@@ -12,6 +12,8 @@ BENCHMARKS: dict[str, str] = {
     "check": "pipeline.bench.check",
     "sandbox": "pipeline.bench.sandbox",
     "explain": "pipeline.bench.explain",
+    "nightly": "pipeline.bench.nightly",
+    "site": "pipeline.bench.site",
     "upstream": "pipeline.bench.upstream",
 }
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import re
+from collections import Counter
 
 from ..base import Context, Explanation, Member, is_text, plural
 from ..causes import classify_text
@@ -46,15 +48,44 @@ def _clip(line: str, column: int) -> str:
     return line[0] + ("..." if start else "") + line[1 + start : end] + ("..." if end < len(line) else "")
 
 
+#: lines of each side given to difflib: the excerpt needs only the first hunks
+WINDOW = 200
+_HUNK_RE = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@$")
+
+
 def excerpt(a: str, b: str, limit: int = EXCERPT_LINES) -> tuple[tuple[str, ...], int, int]:
-    """A unified diff excerpt (headers dropped, lines clipped) and the numbers of -/+ lines."""
-    lines = list(difflib.unified_diff(a.splitlines(), b.splitlines(), "A", "B", n=1, lineterm=""))[2:]
-    removed = sum(1 for line in lines if line.startswith("-"))
-    added = sum(1 for line in lines if line.startswith("+"))
+    """A unified diff excerpt of the first changes (lines clipped) and the numbers of -/+ lines.
+
+    difflib runs only on a window after the common leading lines, so a large file with changes
+    everywhere costs no more than a small one; the -/+ counts compare the lines as multisets.
+    """
+    la, lb = a.splitlines(), b.splitlines()
+    counts_a, counts_b = Counter(la), Counter(lb)
+    removed, added = sum((counts_a - counts_b).values()), sum((counts_b - counts_a).values())
+    skip = next((i for i, (x, y) in enumerate(zip(la, lb)) if x != y), min(len(la), len(lb)))
+    skip = max(0, skip - 1)
+    window = difflib.unified_diff(la[skip : skip + WINDOW], lb[skip : skip + WINDOW], n=1, lineterm="")
+    lines = [_renumber(line, skip) for line in list(window)[2:]]
+    if len(la) - skip > WINDOW or len(lb) - skip > WINDOW:
+        lines = _whole_hunks(lines)
     shown = [_clip(line, _first_change(lines, i)) for i, line in enumerate(lines[:limit])]
-    if len(lines) > limit:
-        shown.append(f"... ({len(lines) - limit} more diff lines)")
+    shown_changes = sum(1 for line in lines[:limit] if line[:1] in "-+")
+    if lines and (len(lines) > limit or removed + added > shown_changes):
+        shown.append("... (more changes)")
     return tuple(shown), removed, added
+
+
+def _renumber(line: str, offset: int) -> str:
+    match = _HUNK_RE.match(line)
+    if not match:
+        return line
+    return f"@@ -{int(match[1]) + offset}{match[2] or ''} +{int(match[3]) + offset}{match[4] or ''} @@"
+
+
+def _whole_hunks(lines: list[str]) -> list[str]:
+    """Drop the last hunk of a windowed diff: the window's edge may have cut it short."""
+    starts = [i for i, line in enumerate(lines) if line.startswith("@@")]
+    return lines[: starts[-1]] if len(starts) > 1 else lines
 
 
 def explain(path: str, a: Member, b: Member, context: Context) -> Explanation | None:

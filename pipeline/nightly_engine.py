@@ -1,0 +1,61 @@
+"""The real double-build engine (interpreters, resolve, check) seen through nightly's Engine.
+
+Kept apart from nightly.py so the nightly's own logic and tests never import the engine.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from pipeline import environments
+from pipeline.check import Checker, CheckOptions, Target
+from pipeline.environments import EnvironmentFailed
+from pipeline.fetch import fetch_artifact
+from pipeline.interpreters import Interpreter, discover, parse_wanted
+from pipeline.net import Client
+from pipeline.nightly import Engine, NightlyOptions
+from pipeline.plan import Slot
+from pipeline.records import Release, Result
+from pipeline.resolve import resolve_release
+
+
+def slot_for(interpreter: Interpreter) -> Slot:
+    """The interpreter with its base fingerprint (interpreter version + toolchain lock): known
+    before anything is resolved, so the planner can tell what is already done."""
+    toolchain = environments.read_lock(environments.toolchain_lock_path(interpreter))
+    base = environments.base_fingerprint(interpreter, toolchain)
+    return Slot(interpreter=interpreter.tag, python=interpreter.version, base=base, handle=interpreter)
+
+
+def engine(options: NightlyOptions) -> Engine:
+    check_options = CheckOptions(
+        out=options.work_dir or options.out_dir,
+        index_url=options.index_url,
+        find_links=options.find_links,
+        timeout=options.timeout,
+        memory=options.memory,
+        unsandboxed=options.unsandboxed,
+    )
+    checker = Checker(check_options)
+    # The nightly retries a failed resolution itself (with backoff); one retry inside is enough.
+    client = Client(checker.workspace.http_cache, retries=1)
+
+    def find_slots(pythons: Sequence[str]) -> list[Slot]:
+        slots = []
+        for interpreter in discover(parse_wanted(pythons)).found:
+            try:
+                slots.append(slot_for(interpreter))
+            except EnvironmentFailed:
+                continue  # no toolchain lock for it: `nox -s lock` first; the others still run
+        return slots
+
+    def resolve(name: str, version: str | None, index_url: str) -> Release:
+        return resolve_release(client, index_url, f"{name}=={version}" if version else name)
+
+    def check(release: Release, slot: Slot) -> Result:
+        spec = f"{release.name}=={release.version}"
+        path = fetch_artifact(client, release.sdist, checker.workspace.sdists) if release.sdist else None
+        target = Target(release.name, release.version, release.sdist, path, spec, release)
+        return checker.check(target, slot.handle)
+
+    return Engine(find_slots=find_slots, resolve=resolve, check=check)

@@ -1,0 +1,277 @@
+"""The nightly with a fake engine: incremental, retries, errors, waits, shards, ordering."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import StoreBusy, UsageError
+from pipeline.lists import ListEntry
+from pipeline.nightly import NightlyOptions, main_merge, main_nightly, run_nightly
+from pipeline.plan import Slot, Task, longest_first, parse_shard, plan_builds, shard_of
+from pipeline.records import Release
+from pipeline.store import RunLock, Snapshot, Store
+from tests.fake_engine import FakeEngine
+
+
+def entries(*names: str) -> list[ListEntry]:
+    out = []
+    for i, spec in enumerate(names, start=1):
+        name, _, version = spec.partition("==")
+        out.append(ListEntry(name, version or None, f"test.txt:{i}"))
+    return out
+
+
+def options(tmp_path: Path, **kw) -> NightlyOptions:
+    kw.setdefault("jobs", 2)
+    kw.setdefault("backoff", 0.0)
+    kw.setdefault("tick", 0.05)
+    return NightlyOptions(out_dir=tmp_path / "out", index_url="file:///index/", **kw)
+
+
+def stored(tmp_path: Path) -> list:
+    with Store.open(tmp_path / "out") as store:
+        return store.all_results()
+
+
+def test_first_run_builds_every_project_on_every_interpreter(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"], "beta": ["2.0"]}, pythons=("3.11", "3.12"))
+    summary = run_nightly(fake.engine(), options(tmp_path), entries("alpha", "beta"))
+    assert sorted(fake.check_calls) == [
+        ("alpha", "1.0", "cp311"), ("alpha", "1.0", "cp312"), ("beta", "2.0", "cp311"), ("beta", "2.0", "cp312"),
+    ]
+    assert summary.counts == {"reproducible": 4}
+    assert len(stored(tmp_path)) == 4
+
+
+def test_second_run_rebuilds_nothing(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"], "beta": ["2.0"]})
+    run_nightly(fake.engine(), options(tmp_path), entries("alpha", "beta"))
+    fake.check_calls.clear()
+    summary = run_nightly(fake.engine(), options(tmp_path), entries("alpha", "beta"))
+    assert fake.check_calls == []
+    assert {s.reason for s in summary.skipped} == {"already reproducible"}
+    assert len(stored(tmp_path)) == 2
+
+
+def test_new_version_new_interpreter_and_new_environment_trigger_builds(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"], "beta": ["2.0"], "gamma": ["3.0"]})
+    run_nightly(fake.engine(), options(tmp_path), entries("alpha", "beta", "gamma"))
+    fake.check_calls.clear()
+    fake.index["alpha"].append("1.1")  # a new release
+    fake.pythons = ("3.12", "3.13")  # a new interpreter
+    fake.bases["cp312"] = "base-312-new-lock"  # the 3.12 toolchain lock changed
+    run_nightly(fake.engine(), options(tmp_path), entries("alpha", "beta", "gamma"))
+    assert sorted(fake.check_calls) == [
+        ("alpha", "1.1", "cp312"), ("alpha", "1.1", "cp313"),
+        ("beta", "2.0", "cp312"), ("beta", "2.0", "cp313"),
+        ("gamma", "3.0", "cp312"), ("gamma", "3.0", "cp313"),
+    ]
+
+
+def test_reasons_say_why(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0", "1.1"]}, pythons=("3.12",))
+    with Store.open(tmp_path / "out") as store:
+        store.add(fake.check(fake.resolve("alpha", "1.0", ""), fake._slot("3.12")), base="base-312")
+        snapshot = store.snapshot()
+    release = fake.resolve("alpha", None, "")
+    plan = plan_builds([release], [fake._slot("3.12"), Slot("cp313", "3.13.0", "base-313")], snapshot, today=date(2026, 1, 1))
+    assert [(t.slot.interpreter, t.reason) for t in plan.tasks] == [("cp312", "new release"), ("cp313", "new interpreter")]
+
+
+def test_force_rebuilds_everything(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"]})
+    run_nightly(fake.engine(), options(tmp_path), entries("alpha"))
+    summary = run_nightly(fake.engine(), options(tmp_path, force=True), entries("alpha"))
+    assert len(fake.check_calls) == 2
+    assert [r.status for r in summary.built] == ["reproducible"]
+
+
+def test_index_failing_twice_then_working_is_retried_without_error_rows(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"]}, resolve_failures={"alpha": 2})
+    summary = run_nightly(fake.engine(), options(tmp_path, attempts=3), entries("alpha"))
+    assert fake.resolve_calls == ["alpha", "alpha", "alpha"]
+    assert [r.status for r in stored(tmp_path)] == ["reproducible"]
+    assert summary.unresolved == ()
+
+
+def test_index_down_all_night_records_errors_never_verdicts_and_retries_next_night(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"], "beta": ["1.0"]}, resolve_failures={"alpha": 3})
+    summary = run_nightly(fake.engine(), options(tmp_path, attempts=3), entries("alpha", "beta"))
+    assert summary.unresolved and "503" in summary.unresolved[0] and "after 3 attempts" in summary.unresolved[0]
+    with Store.open(tmp_path / "out") as store:
+        assert "alpha" not in {name for name, _ in store.latest()}
+        assert [r.status for r in store.history("alpha")] == ["error"]
+    run_nightly(fake.engine(), options(tmp_path), entries("alpha", "beta"))
+    assert ("alpha", "1.0", "cp312") in fake.check_calls
+
+
+def test_build_errors_are_retried_in_the_run(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"]}, check_failures={"alpha": 1})
+    summary = run_nightly(fake.engine(), options(tmp_path, attempts=3), entries("alpha"))
+    assert [r.status for r in summary.built] == ["reproducible"]
+    assert [r.status for r in stored(tmp_path)] == ["error", "reproducible"]
+
+
+def test_unknown_project_is_reported_and_the_run_continues(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"]})
+    summary = run_nightly(fake.engine(), options(tmp_path), entries("no-such-project", "alpha"))
+    assert summary.unknown == ("test.txt:1: no project named 'no-such-project' on file:///index/",)
+    assert fake.resolve_calls.count("no-such-project") == 1  # an answer, not a failure: no retry
+    assert ("alpha", "1.0", "cp312") in fake.check_calls
+    with Store.open(tmp_path / "out") as store:
+        assert list(store.latest()) == [("alpha", "cp312")]
+
+
+def test_one_failing_build_does_not_stop_the_run(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"], "beta": ["1.0"]}, check_failures={"alpha": 99})
+    summary = run_nightly(fake.engine(), options(tmp_path, attempts=2), entries("alpha", "beta"))
+    assert summary.counts == {"error": 1, "reproducible": 1}
+
+
+def night(fake: FakeEngine, tmp_path: Path, day: str) -> list:
+    fake.finished = f"{day}T02:00:00+00:00"
+    fake.check_calls.clear()
+    summary = run_nightly(fake.engine(), options(tmp_path, today=date.fromisoformat(day)), entries("alpha"))
+    return [fake.check_calls, summary]
+
+
+def test_three_nights_of_build_failure_wait_a_week(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"]}, verdicts={("alpha", "1.0"): "build-failed"})
+    for day in ("2026-03-01", "2026-03-02", "2026-03-03"):
+        calls, _ = night(fake, tmp_path, day)
+        assert calls == [("alpha", "1.0", "cp312")], day
+    calls, summary = night(fake, tmp_path, "2026-03-04")
+    assert calls == []
+    assert "waiting a week, next try 2026-03-10" in summary.waiting[0].reason
+    assert any("waiting" in line for line in summary.lines())
+    calls, _ = night(fake, tmp_path, "2026-03-09")
+    assert calls == []
+    calls, _ = night(fake, tmp_path, "2026-03-10")
+    assert calls == [("alpha", "1.0", "cp312")]
+
+
+def test_two_failures_on_one_night_count_once(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"]}, verdicts={("alpha", "1.0"): "build-failed"})
+    for day in ("2026-03-01", "2026-03-01", "2026-03-02"):
+        night(fake, tmp_path, day)
+    calls, _ = night(fake, tmp_path, "2026-03-03")
+    assert calls == [("alpha", "1.0", "cp312")]
+
+
+def task(name: str, seconds: float) -> Task:
+    return Task(Release(name, "1", None), Slot("cp312", "3.12.4", "b"), "new project", seconds)
+
+
+def test_longest_first_from_past_durations(tmp_path):
+    fake = FakeEngine({"quick": ["1"], "slow": ["1"], "medium": ["1"]}, seconds={"quick": 1, "slow": 30, "medium": 5})
+    run_nightly(fake.engine(), options(tmp_path), entries("quick", "slow", "medium"))
+    fake.index = {n: ["2"] for n in fake.index}
+    fake.check_calls.clear()
+    run_nightly(fake.engine(), options(tmp_path, jobs=1), entries("quick", "slow", "medium"))
+    assert [c[0] for c in fake.check_calls] == ["slow", "medium", "quick"]
+    assert [t.release.name for t in longest_first([task("a", 1), task("b", 3), task("c", 2)])] == ["b", "c", "a"]
+
+
+def test_progress_reports_done_total_running_and_eta(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"], "beta": ["1.0"]}, seconds={"alpha": 0.2, "beta": 0.2}, sleep=True)
+    events = []
+    run_nightly(fake.engine(), options(tmp_path, jobs=1), entries("alpha", "beta"), reporter=events.append)
+    finishes = [e for e in events if e.event == "finish"]
+    assert [(e.done, e.total) for e in finishes] == [(1, 2), (2, 2)]
+    assert any(e.event == "tick" and e.running and e.running[0][1] > 0 for e in events)
+    assert "[1/2]" in finishes[0].line()
+
+
+def test_render_hook_gets_every_result(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"]})
+    seen = []
+    summary = run_nightly(fake.engine(), options(tmp_path), entries("alpha"), render=lambda r, d: seen.append((len(r), d)))
+    assert seen == [(1, tmp_path / "out" / "site")] and summary.rendered
+
+
+def test_second_concurrent_run_refuses(tmp_path):
+    fake = FakeEngine({"alpha": ["1.0"]})
+    with RunLock(tmp_path / "out"):
+        with pytest.raises(StoreBusy, match="--wait"):
+            run_nightly(fake.engine(), options(tmp_path), entries("alpha"))
+
+
+def test_shards_partition_the_list_stably():
+    names = [f"project-{i}" for i in range(200)]
+    first = {n: shard_of(n, 4) for n in names}
+    assert set(first.values()) == {1, 2, 3, 4}
+    grown = {n: shard_of(n, 4) for n in names + ["newcomer-1", "newcomer-2"]}
+    assert all(grown[n] == first[n] for n in names)  # adding projects moves nobody
+    assert parse_shard("3/16") == (3, 16)
+    for bad in ("0/4", "5/4", "x", "1/0", "1-4"):
+        with pytest.raises(UsageError):
+            parse_shard(bad)
+
+
+INDEX = {f"pkg-{i}": ["1.0"] for i in range(12)} | {"broken": ["0.1"]}
+VERDICTS = {("broken", "0.1"): "unreproducible"}
+
+
+def _run_shard(out: str, shard: tuple[int, int] | None, export: str | None) -> None:
+    fake = FakeEngine(dict(INDEX), pythons=("3.11", "3.12"), verdicts=VERDICTS, finished="2026-05-01T02:00:00+00:00")
+    opts = NightlyOptions(out_dir=Path(out), jobs=2, shard=shard, index_url="file:///i/", backoff=0.0,
+                          export_dir=Path(export) if export else None)
+    run_nightly(fake.engine(), opts, entries(*sorted(INDEX)))
+
+
+def test_shards_in_separate_processes_merge_to_the_single_run(tmp_path):
+    context = multiprocessing.get_context("fork")
+    shards = [
+        context.Process(target=_run_shard, args=(str(tmp_path / f"out{k}"), (k, 3), str(tmp_path / "exports")))
+        for k in (1, 2, 3)
+    ]
+    for process in shards:
+        process.start()
+    for process in shards:
+        process.join(60)
+        assert process.exitcode == 0
+    _run_shard(str(tmp_path / "single"), None, None)
+    exports = sorted((tmp_path / "exports").glob("*.json"))
+    assert len(exports) == 3
+    assert main_merge(["--out", str(tmp_path / "merged"), str(tmp_path / "exports")]) == 0
+    assert main_merge(["--out", str(tmp_path / "merged"), *map(str, exports)]) == 0  # twice: adds nothing
+    with Store.open(tmp_path / "merged") as merged, Store.open(tmp_path / "single") as single:
+        assert merged.count() == single.count() == 26
+        as_json = lambda store: sorted(repr(r.to_json()) for r in store.all_results())  # noqa: E731
+        assert as_json(merged) == as_json(single)
+        assert merged.latest_statuses() == single.latest_statuses()
+
+
+def test_main_nightly_reports_bad_input_in_one_line(tmp_path, capsys):
+    fake = FakeEngine({"alpha": ["1.0"]})
+    assert main_nightly(["--out", str(tmp_path), "--shard", "9/4"], engine=fake.engine()) == 1
+    assert capsys.readouterr().err.strip() == "nightly: --shard wants K/N with 1 <= K <= N, got '9/4'"
+    assert main_nightly(["--out", str(tmp_path), "--python", "2.7", "--list", "nope.txt"], engine=fake.engine()) == 1
+    assert "cannot read list nope.txt" in capsys.readouterr().err
+
+
+def test_main_nightly_runs_and_prints_a_summary(tmp_path, capsys):
+    listing = tmp_path / "l.txt"
+    listing.write_text("alpha\n")
+    fake = FakeEngine({"alpha": ["1.0"]})
+    code = main_nightly(["--out", str(tmp_path / "out"), "--list", str(listing), "--no-render"], engine=fake.engine())
+    out = capsys.readouterr().out
+    assert code == 0 and "1 reproducible" in out and "1/1" in out
+
+
+def test_empty_snapshot_plans_every_pair():
+    release = Release("a", "1", None)
+    plan = plan_builds([release], [Slot("cp312", "3.12.4", "b")], Snapshot.empty(), today=date(2026, 1, 1))
+    assert [t.reason for t in plan.tasks] == ["new project"]
+
+
+def test_main_merge_refuses_a_bad_file_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    assert main_merge(["--out", str(tmp_path / "out"), str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a results export" in err

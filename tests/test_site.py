@@ -1,0 +1,346 @@
+"""The site: latest-per-cell rules, counts, badges, feed, escaping, determinism, CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import InvalidRecords, PipelineError
+from pipeline.records import Build, Difference, Isolation, Result
+from pipeline.site import data, main_render, render_site
+from pipeline.site.badges import badge_for, badge_svg
+from pipeline.site.feed import render_feed
+
+HOSTILE = "<script>window.pwned=1</script>"
+GENERATED = "2025-03-31T00:00:00Z"
+CONTROLS = {"SOURCE_DATE_EPOCH": "315532800", "PYTHONHASHSEED": "0", "TZ": "UTC", "LC_ALL": "C.UTF-8", "umask": "022"}
+
+
+def result(name="six", version="1.0", interpreter="cp312", status="reproducible", finished="2025-03-01T10:00:00Z", **kw):
+    sha = "a" * 64
+    builds = kw.pop("builds", None)
+    if builds is None and status in ("reproducible", "unreproducible"):
+        other = sha if status == "reproducible" else "b" * 64
+        builds = tuple(
+            Build(f"{name}-{version}-py3-none-any.whl", s, 1.0, None, kw.pop(f"log{i}", None), 0, "/build/src")
+            for i, s in enumerate((sha, other))
+        )
+    return Result(
+        name=name, version=version, python="3.12.9", interpreter=interpreter, status=status,
+        started=finished, finished=finished, reproduce=f"nox -s check -- {name}=={version}",
+        builds=builds or (), isolation=kw.pop("isolation", Isolation("unshare", True)),
+        controls=kw.pop("controls", CONTROLS), **kw,
+    )
+
+
+# -- the per-cell rules ------------------------------------------------------------------------
+
+
+def test_latest_verdict_by_finished_not_input_order():
+    old = result(status="unreproducible", finished="2025-03-01T00:00:00Z")
+    new = result(status="reproducible", finished="2025-03-02T00:00:00Z")
+    for order in ([old, new], [new, old]):
+        (project,), _ = data.build_projects(order)
+        assert project.cells["cp312"].verdict is new
+
+
+@pytest.mark.parametrize(
+    "statuses, shown, pending",
+    [
+        (["reproducible", "error"], "reproducible", True),
+        (["error", "reproducible"], "reproducible", False),
+        (["error", "error"], data.UNCHECKED, True),
+        (["unreproducible", "error", "error"], "unreproducible", True),
+    ],
+)
+def test_error_never_replaces_a_verdict(statuses, shown, pending):
+    attempts = [result(status=s, finished=f"2025-03-0{i + 1}T00:00:00Z") for i, s in enumerate(statuses)]
+    (project,), _ = data.build_projects(attempts)
+    cell = project.cells["cp312"]
+    assert cell.status == shown
+    assert (cell.pending is not None) == pending
+    assert cell.verdict is None or cell.verdict.status != "error"
+
+
+def test_times_with_offsets_compare_as_instants():
+    # 09:00+00:00 is later than 10:00+02:00 (08:00 UTC) although it sorts first as text
+    later = result(status="reproducible", finished="2025-03-01T09:00:00+00:00")
+    earlier = result(status="unreproducible", finished="2025-03-01T10:00:00+02:00")
+    (project,), _ = data.build_projects([later, earlier])
+    assert project.cells["cp312"].verdict is later
+
+
+def test_bad_time_is_a_clear_error():
+    with pytest.raises(InvalidRecords, match="not ISO 8601"):
+        data.build_projects([result(finished="yesterday")])
+
+
+def test_interpreters_in_version_order():
+    tags = ["cp313", "cp39", "cp310", "cp312", "cp311"]
+    rows = [result(interpreter=t) for t in tags]
+    _, interpreters = data.build_projects(rows)
+    assert interpreters == ("cp39", "cp310", "cp311", "cp312", "cp313")
+
+
+def test_project_slots_newest_version_first_with_history():
+    rows = [
+        result(version="1.9", finished="2025-01-01T00:00:00Z"),
+        result(version="1.10", finished="2025-02-01T00:00:00Z", status="unreproducible"),
+        result(version="1.10", finished="2025-02-02T00:00:00Z"),
+        result(version="1.10", finished="2025-02-03T00:00:00Z", status="error", message="index down"),
+    ]
+    (project,), interpreters = data.build_projects(rows)
+    slots = data.project_slots(project, interpreters)
+    assert [s.version for s in slots] == ["1.10", "1.9"]
+    assert slots[0].current.finished == "2025-02-02T00:00:00Z"
+    assert slots[0].pending.message == "index down"
+    assert [r.status for r in slots[0].earlier] == ["unreproducible"]
+
+
+# -- counts, trend, changes --------------------------------------------------------------------
+
+
+def test_counts_per_status_and_interpreter():
+    rows = [
+        result("a", interpreter="cp311"),
+        result("a", interpreter="cp312", status="unreproducible"),
+        result("b", interpreter="cp311", status="build-failed"),
+        result("b", interpreter="cp312", status="error"),
+    ]
+    projects, interpreters = data.build_projects(rows)
+    overall, per = data.summarize(projects, interpreters)
+    assert overall.total == 4
+    assert overall.by_status["reproducible"] == 1 and overall.by_status[data.UNCHECKED] == 1
+    assert overall.share("reproducible") == 25.0
+    assert per["cp312"].by_status == {**{s: 0 for s in data.STATUS_ORDER}, "unreproducible": 1, data.UNCHECKED: 1}
+
+
+def test_trend_uses_latest_verdict_as_of_each_day():
+    rows = [
+        result("a", status="unreproducible", finished="2025-03-01T10:00:00Z"),
+        result("b", status="reproducible", finished="2025-03-01T11:00:00Z"),
+        result("a", status="reproducible", finished="2025-03-02T10:00:00Z"),
+        result("b", status="error", finished="2025-03-03T10:00:00Z"),
+    ]
+    projects, _ = data.build_projects(rows)
+    points = data.trend(projects)
+    assert [(p.day, p.reproducible, p.built) for p in points] == [("2025-03-01", 1, 2), ("2025-03-02", 2, 2)]
+
+
+def test_changes_since_last_run():
+    rows = [
+        result("fixed", status="unreproducible", finished="2025-03-01T10:00:00Z"),
+        result("fixed", status="reproducible", finished="2025-03-02T10:00:00Z"),
+        result("broke", status="reproducible", finished="2025-03-01T10:00:00Z"),
+        result("broke", status="unreproducible", finished="2025-03-02T11:00:00Z"),
+        result("same", status="reproducible", finished="2025-03-01T10:00:00Z"),
+        result("same", status="reproducible", finished="2025-03-02T10:00:00Z"),
+        result("new", status="unreproducible", finished="2025-03-02T10:00:00Z"),
+    ]
+    projects, _ = data.build_projects(rows)
+    boundary = data.last_run_start(projects, None)
+    assert boundary.startswith("2025-03-02T00:00:00")
+    changes = {c.name: c.kind for c in data.changes_since(projects, boundary)}
+    assert changes == {"fixed": "fix", "broke": "regression", "new": "new"}
+    run = data.RunSummary(started="2025-03-02T10:30:00Z", finished="2025-03-02T12:00:00Z")
+    assert {c.name for c in data.changes_since(projects, data.last_run_start(projects, [run]))} == {"broke"}
+
+
+# -- badges and feed ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statuses, message, colour",
+    [
+        (["reproducible"] * 5, "5/5 Pythons", "1a7f37"),
+        (["reproducible", "unreproducible", "error"], "1/2 Pythons", "9a6700"),
+        (["build-failed"], "0/1 Python", "cf222e"),
+        (["error"], "not checked yet", "57606a"),
+    ],
+)
+def test_badge_counts_verdicts_only(statuses, message, colour):
+    tags = ["cp39", "cp310", "cp311", "cp312", "cp313"]
+    rows = [result(interpreter=t, status=s) for t, s in zip(tags, statuses)]
+    (project,), _ = data.build_projects(rows)
+    badge = badge_for(project.cells)
+    assert badge.endpoint() == {"schemaVersion": 1, "label": "reproducible", "message": message, "color": colour}
+    svg = badge_svg(badge)
+    assert message in svg and svg.startswith("<svg")
+
+
+def test_feed_has_one_entry_per_change_and_skips_errors():
+    rows = [
+        result(status="reproducible", finished="2025-03-01T00:00:00Z"),
+        result(status="error", finished="2025-03-02T00:00:00Z"),
+        result(status="reproducible", finished="2025-03-03T00:00:00Z"),
+        result(status="unreproducible", finished="2025-03-04T00:00:00Z", version="1.1"),
+        result(status="reproducible", finished="2025-03-05T00:00:00Z", version="1.2"),
+    ]
+    projects, _ = data.build_projects(rows)
+    changes = data.all_changes(projects)
+    assert [c.kind for c in changes] == ["fix", "regression"]
+    xml = render_feed(changes, generated="2025-03-06T00:00:00Z", link=lambda c: "projects/six.html")
+    assert xml.count("<entry>") == 2
+    assert "<title>regression: six 1.1 on cp312 is unreproducible (was reproducible in 1.0)</title>" in xml
+    assert "<updated>2025-03-05T00:00:00Z</updated>" in xml
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def hostile_records(tmp_path: Path) -> list[Result]:
+    log = tmp_path / "out" / "logs" / "build1.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(f"compiling...\n{HOSTILE}\n", encoding="utf-8")
+    return [
+        result(HOSTILE, version=HOSTILE, status="unreproducible", log0="out/logs/build1.log",
+               differences=(Difference(HOSTILE, "content", HOSTILE, "timestamps"),), message=HOSTILE),
+        result("six", status="reproducible", finished="2025-03-02T00:00:00Z",
+               isolation=Isolation("none", False), diffoscope="javascript:alert(1)"),
+        result("six", interpreter="cp313", status="error", finished="2025-03-03T00:00:00Z", message="timeout talking to index"),
+        result("evil", status="unreproducible", log0="/etc/passwd"),
+    ]
+
+
+@pytest.fixture()
+def site(tmp_path):
+    out = tmp_path / "site"
+    summary = render_site(hostile_records(tmp_path), out, generated="2025-03-04T00:00:00Z", log_root=tmp_path)
+    return out, summary
+
+
+def test_hostile_strings_are_escaped_everywhere(site):
+    out, _ = site
+    pages = list(out.rglob("*.html")) + [out / "feed.xml"]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "<script>window" not in text, page
+    project = next(p for p in (out / "projects").iterdir() if p.name.startswith("script"))
+    text = project.read_text(encoding="utf-8")
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in text
+    assert "javascript:" not in (out / "projects" / "six.html").read_text(encoding="utf-8")
+
+
+def test_project_names_never_escape_the_site_folder(site):
+    out, _ = site
+    for path in out.rglob("*"):
+        assert out in path.resolve().parents or path.resolve() == out
+
+
+def test_logs_copied_as_text_only_from_under_the_root(site):
+    out, summary = site
+    logs = list((out / "logs").rglob("*.txt"))
+    assert len(logs) == 1 and HOSTILE in logs[0].read_text(encoding="utf-8")
+    assert summary.logs_copied == 1
+    assert not any("root:" in p.read_text(errors="replace") for p in out.rglob("*.txt"))
+
+
+def test_unsandboxed_results_are_flagged(site):
+    out, _ = site
+    assert "⚠ unsandboxed" in (out / "projects" / "six.html").read_text(encoding="utf-8")
+    home = (out / "index.html").read_text(encoding="utf-8")
+    assert "built without a sandbox" in home
+
+
+def test_api_results_hold_latest_verdicts_and_pending_separately(site):
+    out, _ = site
+    payload = json.loads((out / "api" / "results.json").read_text(encoding="utf-8"))
+    verdicts = {(r["name"], r["interpreter"]): r["status"] for r in payload["results"]}
+    assert verdicts[("six", "cp312")] == "reproducible"
+    assert ("six", "cp313") not in verdicts
+    assert [(r["name"], r["status"]) for r in payload["pending"]] == [("six", "error")]
+    history = json.loads((out / "api" / "projects" / "six.json").read_text(encoding="utf-8"))
+    assert [r["status"] for r in history["results"]] == ["error", "reproducible"]
+    badge = json.loads((out / "badges" / "six.json").read_text(encoding="utf-8"))
+    assert badge["message"] == "1/1 Python"
+
+
+def test_render_is_deterministic(tmp_path):
+    records = hostile_records(tmp_path)
+    first, second = tmp_path / "one", tmp_path / "two"
+    render_site(records, first, generated="2025-03-04T00:00:00Z", log_root=tmp_path)
+    render_site(list(reversed(records)), second, generated="2025-03-04T00:00:00Z", log_root=tmp_path)
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    for name in files:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_parallel_render_gives_the_same_bytes(tmp_path):
+    from pipeline.bench.site import synthetic_results
+
+    records = synthetic_results(420, versions=1)
+    one, two = tmp_path / "one", tmp_path / "two"
+    render_site(records, one, generated=GENERATED, workers=1)
+    render_site(records, two, generated=GENERATED, workers=2)
+    for path in sorted(p for p in one.rglob("*") if p.is_file()):
+        assert path.read_bytes() == (two / path.relative_to(one)).read_bytes(), path
+
+
+def test_rerender_replaces_the_site_and_refuses_foreign_folders(tmp_path):
+    out = tmp_path / "site"
+    render_site([result("a")], out, generated=GENERATED)
+    render_site([result("b")], out, generated=GENERATED)
+    assert not (out / "projects" / "a.html").exists() and (out / "projects" / "b.html").exists()
+    foreign = tmp_path / "home"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    with pytest.raises(PipelineError, match="refusing"):
+        render_site([result("a")], foreign, generated=GENERATED)
+    assert (foreign / "thesis.tex").exists()
+
+
+def test_css_colour_pairs_meet_wcag_aa():
+    css = (Path(data.__file__).parent / "static" / "site.css").read_text()
+    blocks = [css.split("@media (prefers-color-scheme: dark)")[0], css.split("@media (prefers-color-scheme: dark)")[1]]
+
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    def ratio(a: str, b: str) -> float:
+        high, low = sorted((luminance(a), luminance(b)), reverse=True)
+        return (high + 0.05) / (low + 0.05)
+
+    for block in blocks:
+        colours = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-f]{6})", block))
+        for name in ("reproducible", "unreproducible", "build-failed", "timeout", "no-sdist", "unchecked", "warn"):
+            assert ratio(colours[f"{name}-fg"], colours[f"{name}-bg"]) >= 4.5, name
+        for name in ("fg", "muted", "link"):
+            assert ratio(colours[name], colours["bg"]) >= 4.5, name
+            assert ratio(colours[name], colours["surface"]) >= 4.5, name
+
+
+def test_home_page_stays_small_for_a_big_site(tmp_path):
+    from pipeline.bench.site import synthetic_results
+
+    summary = render_site(synthetic_results(600), tmp_path / "site", generated=GENERATED)
+    assert summary.home_bytes < 300 * 1024
+    assert summary.projects == 600
+
+
+def test_main_render_reads_results_files(tmp_path, capsys):
+    records = tmp_path / "results.json"
+    records.write_text(json.dumps([result("six").to_json(), result("six", status="error").to_json()]))
+    assert main_render(["--results", str(records), "--out", str(tmp_path / "site")]) == 0
+    assert "rendered 1 projects from 2 results" in capsys.readouterr().out
+    home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "Last updated 2025-03-01 10:00 UTC" in home
+
+
+@pytest.mark.parametrize("content, message", [("{nope", "not JSON"), ('{"a": 1}', "expected a JSON list"), ('[{"name": "x"}]', "record 0")])
+def test_main_render_bad_input_is_one_line(tmp_path, capsys, content, message):
+    records = tmp_path / "results.json"
+    records.write_text(content)
+    assert main_render(["--results", str(records), "--out", str(tmp_path / "site")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_generated_must_be_a_time(tmp_path):
+    with pytest.raises(PipelineError, match="not an ISO 8601 time"):
+        render_site([result()], tmp_path / "site", generated="now-ish")
