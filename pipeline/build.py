@@ -46,7 +46,7 @@ class BuildSettings:
     cpus: frozenset[int] | None = None
     wrapper: tuple[str, ...] = ()  # e.g. faketime, for the `time` variation
     variations: tuple[str, ...] = ()
-    mounts: tuple[sandbox.Mount, ...] = ()  # e.g. the prefetched Rust crates
+    mounts: tuple[sandbox.Mount, ...] = ()  # e.g. the prefetched Rust crates, a compiled locale
 
 
 def fresh_source(sdist: Path, build_dir: Path, uid: int = sandbox.BUILD_UID) -> Path:

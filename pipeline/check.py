@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import shlex
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Callable, Iterator, Mapping
 
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 
-from . import __version__, environments, sandbox
+from . import __version__, environments, sandbox, vary
 from .build import CONTROLS, BuildSettings, build_wheel, fresh_source
 from .compare import same_wheel
 from .environments import EnvLock, PipSource
@@ -23,7 +24,7 @@ from .interpreters import Interpreter
 from .net import Client
 from .provision import (CARGO_HOME, Provisioner, cached_lock, cargo_manifests, crate_mount, load_lock, save_lock,
                         static_requirements)
-from .records import Artifact, Build, Environment, Isolation, Release, Result, Upstream
+from .records import VARIATIONS, Artifact, Build, Environment, Isolation, Release, Result, Upstream
 from .resolve import PYPI_SIMPLE, resolve_release
 from .upstream import check_upstream
 from .workspace import Workspace, reachable_by_builds
@@ -39,6 +40,7 @@ class CheckOptions:
     timeout: float = 1800.0
     memory: int = 8 * GiB
     unsandboxed: bool = False
+    vary: bool = False  # the strict check: variation builds after a reproducible pair (pipeline.vary)
     upstream: bool = True  # compare with the index's own wheel (only for releases from an index)
 
     def pip_source(self) -> PipSource:
@@ -97,6 +99,8 @@ class Checker:
         if self.backend.isolated:
             reachable_by_builds(self.workspace.out)
         self.limits = sandbox.Limits(timeout=self.options.timeout, memory=self.options.memory)
+        self._machine: vary.Machine | None = None
+        self._machine_lock = threading.Lock()
         self.provisioner = Provisioner(self.workspace, self.backend, self.limits, self.options.pip_source())
 
     # -- what to check ---------------------------------------------------------------------
@@ -131,6 +135,8 @@ class Checker:
                 words += ["--index-url", self.options.index_url]
         if self.options.unsandboxed:
             words.append("--unsandboxed")
+        if self.options.vary:
+            words.append("--vary")
         return shlex.join(words)
 
     def check(self, target: Target, interpreter: Interpreter) -> Result:
@@ -162,14 +168,19 @@ class Checker:
         try:
             env = self.environment(target, interpreter, uid)
             with self.crates(target, interpreter, uid) as extra:
+                settings = self.settings(target, interpreter, uid, extra)
                 for number in (1, 2):
                     self._say(target, interpreter, f"build {number}/2")
-                    build, reason = self.build(target, interpreter, env, number, uid, extra)
+                    build, reason = self.build(target, interpreter, env, number, settings)
                     builds.append(build)
                     if reason:
                         status = "timeout" if build.timed_out else "build-failed"
                         return Result(status=status, finished=now(), environment=env, builds=tuple(builds),
                                       message=f"build {number}: {reason}", **common)
+                if self.options.vary and same_wheel(*builds):
+                    upstream = self.upstream(target, interpreter, builds[0])
+                    return self.strict(target, interpreter, env, tuple(builds), {**common, "upstream": upstream},
+                                       settings)
         except BuildRequirementsFailed as exc:
             return Result(status="build-failed", finished=now(), environment=env, builds=tuple(builds),
                           message=str(exc), **common)
@@ -188,9 +199,13 @@ class Checker:
         comparison = compare_wheels(Path(first.path), Path(second.path),
                                     diffoscope_dir=self.keep_dir(target, interpreter) / "diffoscope")
         report = comparison.diffoscope.html if comparison.diffoscope else None
+        skipped = {}
+        if self.options.vary:  # a variation cannot be blamed for a difference the controlled pair already has
+            skipped = dict(variations={n: "not-tested" for n in VARIATIONS},
+                           message="variation builds skipped: the controlled builds already differ")
         return Result(status="unreproducible", finished=now(), environment=env, builds=tuple(builds),
                       differences=comparison.differences, diffoscope=str(report) if report else None,
-                      upstream=upstream, **common)
+                      upstream=upstream, **skipped, **common)
 
     def upstream(self, target: Target, interpreter: Interpreter, build: Build) -> Upstream | None:
         """The index's own wheel against this build's (None for a local sdist, or when switched off)."""
@@ -203,6 +218,33 @@ class Checker:
         except Exception as exc:  # a tracker bug here must not cost the build verdict
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
             return Upstream("not-checked", note=f"tracker error: {detail}")
+
+    def strict(self, target: Target, interpreter: Interpreter, env: Environment, builds: tuple[Build, ...],
+               common: dict, base: BuildSettings) -> Result:
+        """The reproducible result with the variation search added (see pipeline.vary)."""
+
+        def build_one(settings: BuildSettings, label: str) -> tuple[Build, str]:
+            self._say(target, interpreter, f"{label}: {', '.join(settings.variations)}")
+            return self.build(target, interpreter, env, label, settings)
+
+        try:
+            outcome = vary.run_variations(builds[0], base, self.machine(), build_one,
+                                          lambda a, b: compare_wheels(a, b).differences)
+        except Exception as exc:  # the controlled verdict stands; only the strict check could not run
+            detail = str(exc) if isinstance(exc, PipelineError) else traceback.format_exception_only(type(exc), exc)[-1].strip()
+            return Result(status="reproducible", finished=now(), environment=env, builds=builds,
+                          variations={n: "not-tested" for n in VARIATIONS},
+                          message=f"variation search failed: {detail}", **common)
+        return Result(status="reproducible", finished=now(), environment=env, builds=builds + outcome.builds,
+                      variations=outcome.variations, sensitive_to=outcome.sensitive_to,
+                      variation_differences=outcome.differences, message=outcome.message, **common)
+
+    def machine(self) -> vary.Machine:
+        """What this machine can vary, probed on first use (a locale may be compiled once)."""
+        with self._machine_lock:
+            if self._machine is None:
+                self._machine = vary.probe_machine(self.workspace.out / "cache" / "locales", self.backend.isolated)
+            return self._machine
 
     def _sandbox_name(self) -> str:
         if not self.backend.isolated:
@@ -270,12 +312,17 @@ class Checker:
                 return
             yield Extra((crate_mount(cargo_home),), {"CARGO_HOME": CARGO_HOME, "CARGO_NET_OFFLINE": "true"})
 
-    def build(self, target: Target, interpreter: Interpreter, env: Environment, number: int,
-              uid: int = sandbox.BUILD_UID, extra: Extra | None = None) -> tuple[Build, str]:
+    def settings(self, target: Target, interpreter: Interpreter, uid: int = sandbox.BUILD_UID,
+                 extra: Extra | None = None) -> BuildSettings:
+        """The controlled build: the fixed directory, the controls, this check's uid and extras."""
         extra = extra or Extra()
-        settings = BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag),
-                                 uid=uid, mounts=extra.mounts,
-                                 env_vars={**{k: v for k, v in CONTROLS.items() if k != "umask"}, **extra.env})
+        return BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag),
+                             uid=uid, mounts=extra.mounts,
+                             env_vars={**{k: v for k, v in CONTROLS.items() if k != "umask"}, **extra.env})
+
+    def build(self, target: Target, interpreter: Interpreter, env: Environment, number: int | str,
+              settings: BuildSettings | None = None) -> tuple[Build, str]:
+        settings = settings or self.settings(target, interpreter)
         return build_wheel(
             sdist=target.sdist_path, project=target.name, env=env, interpreter_prefix=interpreter.prefix,
             settings=settings, keep_dir=self.keep_dir(target, interpreter) / str(number),

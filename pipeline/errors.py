@@ -105,6 +105,15 @@ class InvalidList(PipelineError):
         super().__init__(f"{where}: {reason}: {line!r}")
 
 
+class VariationUnavailable(PipelineError):
+    """A variation cannot be applied on this machine: it is recorded `not-tested`, never `same`."""
+
+    def __init__(self, variation: str, reason: str) -> None:
+        self.variation = variation
+        self.reason = reason
+        super().__init__(f"{variation}: {reason}")
+
+
 class InvalidRecords(PipelineError):
     """Result records that cannot be read (not JSON, not a list of results, bad fields)."""
 

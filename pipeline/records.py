@@ -236,6 +236,8 @@ class Result:
     differences: tuple[Difference, ...] = ()
     variations: Mapping[str, VariationOutcome] = field(default_factory=dict)
     sensitive_to: tuple[str, ...] = ()
+    #: how the build with every applicable variation differs from the controlled wheel (``--vary``)
+    variation_differences: tuple[Difference, ...] = ()
     upstream: Upstream | None = None
     isolation: Isolation | None = None
     controls: Mapping[str, str] = field(default_factory=dict)
@@ -270,6 +272,7 @@ class Result:
             "differences": [d.to_json() for d in self.differences],
             "variations": dict(self.variations),
             "sensitive_to": list(self.sensitive_to),
+            "variation_differences": [d.to_json() for d in self.variation_differences],
             "upstream": self.upstream.to_json() if self.upstream else None,
             "diffoscope": self.diffoscope,
             "started": self.started,
@@ -298,6 +301,7 @@ class Result:
             differences=tuple(Difference.from_json(d) for d in data.get("differences", ())),
             variations=dict(data.get("variations", {})),
             sensitive_to=tuple(data.get("sensitive_to", ())),
+            variation_differences=tuple(Difference.from_json(d) for d in data.get("variation_differences", ())),
             upstream=Upstream.from_json(data["upstream"]) if data.get("upstream") else None,
             isolation=Isolation.from_json(data["isolation"]) if data.get("isolation") else None,
             controls=dict(data.get("controls", {})),

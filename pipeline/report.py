@@ -61,6 +61,9 @@ def details(results: Iterable[Result]) -> Iterable[str]:
             lines.append(f"  diffoscope: {r.diffoscope}")
         if r.sensitive_to:
             lines.append(f"  sensitive to: {', '.join(r.sensitive_to)}")
+        if r.variation_differences:  # the all-variations build against the controlled wheel
+            lines.append("  differs under variations:")
+            lines += [f"    {line}" for line in format_differences(r.variation_differences, limit=6)]
         if r.upstream:
             lines.extend(upstream_lines(r.upstream))
         if r.environment:

@@ -16,6 +16,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from .errors import SandboxUnavailable
 
 #: builds run as uids from a pool no account uses, one uid per check at a time, so a limit that
 #: counts per uid (RLIMIT_NPROC) confines each build alone: one package's fork bomb cannot starve
-#: a build running beside it
+#: a build running beside it (the `user` variation runs as the lease's twin, uid + UID_POOL)
 UID_BASE = 1_000_000_000
 UID_POOL = 64
 BUILD_UID = UID_BASE
@@ -119,6 +120,9 @@ def _bwrap_argv(spec: Spec, limits: Limits) -> list[str]:
         argv += ["--perms", "1777", "--dir", path]  # e.g. HOME: the build uid must write there
     for mount in mounts:
         argv += ["--bind" if mount.writable else "--ro-bind", mount.path, mount.inside]
+    if spec.cpus:
+        # affinity alone leaves os.cpu_count() (sysconf reads this file) at the machine's count
+        argv += ["--ro-bind", _online_list(spec.cpus), "/sys/devices/system/cpu/online"]
     argv += [
         "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
         "--hostname", spec.hostname,
@@ -133,6 +137,20 @@ def _bwrap_argv(spec: Spec, limits: Limits) -> list[str]:
         "--inh-caps=-all", "--bounding-set=-all", "--",
     ]
     return argv + list(spec.argv)
+
+
+def _online_list(cpus: frozenset[int]) -> str:
+    """A file in the kernel's cpulist format naming ``cpus``, to stand in for the online list."""
+    folder = Path(tempfile.gettempdir()) / "wheelrepro-cpus"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    text = ",".join(str(cpu) for cpu in sorted(cpus))
+    path = folder / text
+    if not path.exists():
+        staging = folder / f".{text}.{os.getpid()}.{threading.get_ident()}"
+        staging.write_text(text + "\n")
+        staging.chmod(0o644)
+        os.replace(staging, path)
+    return str(path)
 
 
 def _unsandboxed_argv(spec: Spec, limits: Limits) -> list[str]:

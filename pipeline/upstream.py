@@ -276,7 +276,8 @@ def rebuilt_wheel(checker, release: Release, interpreter: Interpreter, rebuild: 
         with sandbox.lease_uid() as uid:  # the same confinement a check's builds get
             env = checker.environment(target, interpreter, uid)
             with checker.crates(target, interpreter, uid) as extra:
-                build, reason = checker.build(target, interpreter, env, 1, uid, extra)
+                build, reason = checker.build(target, interpreter, env, 1,
+                                              checker.settings(target, interpreter, uid, extra))
     except BuildRequirementsFailed as error:
         raise PipelineError(f"cannot rebuild: {error}") from None
     if reason or not build.path:

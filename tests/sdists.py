@@ -44,6 +44,31 @@ def _payload():
         with open("big.bin", "wb") as handle:
             for _ in range(10 * 1024):  # 10 GiB, a MiB at a time
                 handle.write(b"0" * (1 << 20))
+    if BEHAVIOUR == "build-path":
+        return "WHERE = %r\\n" % os.getcwd()
+    if BEHAVIOUR == "localtime":
+        return "BUILT = %r\\n" % time.strftime("%Y-%m %z", time.localtime())
+    if BEHAVIOUR == "umask":
+        with open("generated.txt", "w") as handle:
+            handle.write("made at build time")
+        return "MODE = %o\\n" % (os.stat("generated.txt").st_mode & 0o777)
+    if BEHAVIOUR == "hostname":
+        import socket
+        return "HOST = %r\\n" % socket.gethostname()
+    if BEHAVIOUR == "hash-order":
+        return "NAMES = %r\\n" % ",".join({{"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta"}})
+    if BEHAVIOUR == "cpu-count":
+        return "CPUS = %d\\n" % os.cpu_count()
+    if BEHAVIOUR == "user":
+        import getpass
+        return "BY = %r\\n" % getpass.getuser()
+    if BEHAVIOUR == "home":
+        return "HOME = %r\\n" % os.path.expanduser("~")
+    if BEHAVIOUR == "locale":
+        import locale
+        locale.setlocale(locale.LC_ALL, "")
+        day = time.strftime("%A %d %B", (2000, 1, 1, 0, 0, 0, 5, 1, 0))
+        return "DAY = %r\\nCODESET = %r\\n" % (day, locale.nl_langinfo(locale.CODESET))
     return "VALUE = 1\\n"
 
 def _forkbomb():

@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, str] = {
     "sandbox": "pipeline.bench.sandbox",
     "explain": "pipeline.bench.explain",
     "nightly": "pipeline.bench.nightly",
+    "vary": "pipeline.bench.vary",
     "site": "pipeline.bench.site",
     "upstream": "pipeline.bench.upstream",
 }
