@@ -343,5 +343,6 @@ def test_a_real_pure_wheel_differs_from_pypi_only_in_its_metadata(requirement, u
     upstream = result.upstream
     assert upstream.status == "different", upstream.note
     assert upstream.url.startswith("https://files.pythonhosted.org/") and len(upstream.sha256) == 64
-    assert "only metadata: " in upstream.note and "identical" in upstream.note and f"{upstream_backend} for the index" in upstream.note
+    assert "only metadata: " in upstream.note and "identical" in upstream.note
+    assert f"{upstream_backend} for the index" in upstream.note
     assert all(".dist-info/" in d.path for d in upstream.differences)
