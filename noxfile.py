@@ -79,3 +79,10 @@ def lists(session: nox.Session) -> None:
 def render(session: nox.Session) -> None:
     """Render the static site from the results store into out/site."""
     _pipeline(session, "render")
+
+
+@nox.session(default=False)
+def upstream(session: nox.Session) -> None:
+    """Compare a release's rebuilt wheel with the index's: nox -s upstream -- PKG[==VER] [--python X.Y]."""
+    session.install(*TOOL)
+    session.run("python", "-m", "pipeline.upstream", *session.posargs)

@@ -24,8 +24,9 @@ from .interpreters import Interpreter
 from .net import Client
 from .provision import (CARGO_HOME, Provisioner, cached_lock, cargo_manifests, crate_mount, load_lock, save_lock,
                         static_requirements)
-from .records import VARIATIONS, Artifact, Build, Environment, Isolation, Release, Result
+from .records import VARIATIONS, Artifact, Build, Environment, Isolation, Release, Result, Upstream
 from .resolve import PYPI_SIMPLE, resolve_release
+from .upstream import check_upstream
 from .workspace import Workspace, reachable_by_builds
 
 GiB = 1024**3
@@ -40,6 +41,7 @@ class CheckOptions:
     memory: int = 8 * GiB
     unsandboxed: bool = False
     vary: bool = False  # the strict check: variation builds after a reproducible pair (pipeline.vary)
+    upstream: bool = True  # compare with the index's own wheel (only for releases from an index)
 
     def pip_source(self) -> PipSource:
         links = tuple(str(Path(link).resolve()) if Path(link).exists() else link for link in self.find_links)
@@ -176,7 +178,9 @@ class Checker:
                         return Result(status=status, finished=now(), environment=env, builds=tuple(builds),
                                       message=f"build {number}: {reason}", **common)
                 if self.options.vary and same_wheel(*builds):
-                    return self.strict(target, interpreter, env, tuple(builds), common, settings)
+                    upstream = self.upstream(target, interpreter, builds[0])
+                    return self.strict(target, interpreter, env, tuple(builds), {**common, "upstream": upstream},
+                                       settings)
         except BuildRequirementsFailed as exc:
             return Result(status="build-failed", finished=now(), environment=env, builds=tuple(builds),
                           message=str(exc), **common)
@@ -188,8 +192,10 @@ class Checker:
             return Result(status="error", finished=now(), environment=env, builds=tuple(builds),
                           message=f"tracker error: {detail}", **common)
         first, second = builds
+        upstream = self.upstream(target, interpreter, first)
         if same_wheel(first, second):
-            return Result(status="reproducible", finished=now(), environment=env, builds=tuple(builds), **common)
+            return Result(status="reproducible", finished=now(), environment=env, builds=tuple(builds),
+                          upstream=upstream, **common)
         comparison = compare_wheels(Path(first.path), Path(second.path),
                                     diffoscope_dir=self.keep_dir(target, interpreter) / "diffoscope")
         report = comparison.diffoscope.html if comparison.diffoscope else None
@@ -199,7 +205,19 @@ class Checker:
                            message="variation builds skipped: the controlled builds already differ")
         return Result(status="unreproducible", finished=now(), environment=env, builds=tuple(builds),
                       differences=comparison.differences, diffoscope=str(report) if report else None,
-                      **skipped, **common)
+                      upstream=upstream, **skipped, **common)
+
+    def upstream(self, target: Target, interpreter: Interpreter, build: Build) -> Upstream | None:
+        """The index's own wheel against this build's (None for a local sdist, or when switched off)."""
+        if not self.options.upstream or target.release is None or not build.path:
+            return None
+        self._say(target, interpreter, "upstream")
+        try:
+            return check_upstream(self.client, target.release, Path(build.path), self.workspace.wheels_cache,
+                                  self.workspace.out / "cache" / "scratch")
+        except Exception as exc:  # a tracker bug here must not cost the build verdict
+            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            return Upstream("not-checked", note=f"tracker error: {detail}")
 
     def strict(self, target: Target, interpreter: Interpreter, env: Environment, builds: tuple[Build, ...],
                common: dict, base: BuildSettings) -> Result:

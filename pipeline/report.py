@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from .explain import format_differences
-from .records import Result
+from .records import Result, Upstream
 
 ICONS = {
     "reproducible": "ok ",
@@ -34,6 +34,15 @@ def table(results: Sequence[Result]) -> str:
     return "\n" + "\n".join(lines)
 
 
+def upstream_lines(upstream: Upstream, limit: int = 5) -> list[str]:
+    """The index's wheel against the rebuild: status, note, and the first few differing members."""
+    lines = [f"  vs the index's wheel: {upstream.status} {upstream.note}".rstrip()]
+    if upstream.wheel:
+        lines.append(f"    wheel:    {upstream.wheel}  {_short(upstream.sha256)}")
+    lines += [f"    {line}" for line in format_differences(upstream.differences, limit=limit)]
+    return lines
+
+
 def details(results: Iterable[Result]) -> Iterable[str]:
     for r in results:
         lines = [f"\n{r.name} {r.version} on Python {r.python} ({r.interpreter}): {r.status}"]
@@ -56,7 +65,7 @@ def details(results: Iterable[Result]) -> Iterable[str]:
             lines.append("  differs under variations:")
             lines += [f"    {line}" for line in format_differences(r.variation_differences, limit=6)]
         if r.upstream:
-            lines.append(f"  vs the index's wheel: {r.upstream.status} {r.upstream.note}".rstrip())
+            lines.extend(upstream_lines(r.upstream))
         if r.environment:
             lines.append(f"  environment: {r.environment.fingerprint[:16]} ({r.environment.path})")
         if r.isolation:

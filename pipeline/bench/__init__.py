@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "nightly": "pipeline.bench.nightly",
     "vary": "pipeline.bench.vary",
     "site": "pipeline.bench.site",
+    "upstream": "pipeline.bench.upstream",
 }
 
 

@@ -70,6 +70,7 @@ def _check_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="out", help="where results, wheels, logs and caches go (default out/)")
     parser.add_argument("--unsandboxed", action="store_true", help="build without bubblewrap (results are marked so)")
     parser.add_argument("--vary", action="store_true", help="strict check: rebuild a reproducible wheel under variations (docs/vary.md)")
+    parser.add_argument("--no-upstream", action="store_true", help="do not compare with the wheel the index publishes")
     return parser
 
 
@@ -92,7 +93,7 @@ def main_check(argv: Sequence[str]) -> int:
         raise PipelineError("no supported Python interpreter found; nothing to check")
     options = CheckOptions(out=Path(args.out), index_url=args.index_url, find_links=tuple(args.find_links),
                            timeout=args.timeout, memory=int(args.memory * GiB), unsandboxed=args.unsandboxed,
-                           vary=args.vary)
+                           vary=args.vary, upstream=not args.no_upstream)
     progress = LiveProgress()
     checker = Checker(options, progress=progress)
     results: list[Result] = []
