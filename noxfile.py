@@ -84,5 +84,4 @@ def render(session: nox.Session) -> None:
 @nox.session(default=False)
 def upstream(session: nox.Session) -> None:
     """Compare a release's rebuilt wheel with the index's: nox -s upstream -- PKG[==VER] [--python X.Y]."""
-    session.install(*TOOL)
-    session.run("python", "-m", "pipeline.upstream", *session.posargs)
+    _pipeline(session, "upstream")

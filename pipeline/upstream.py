@@ -10,10 +10,7 @@ by :func:`pipeline.explain.compare_wheels`), ``no-wheel``, ``not-comparable``, o
 
 from __future__ import annotations
 
-import argparse
 import filecmp
-import json
-import sys
 import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -26,13 +23,12 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from . import sandbox
 from .errors import BuildRequirementsFailed, PipelineError, WheelUnreadable
-from .explain import compare_wheels, format_differences
+from .explain import compare_wheels
 from .fetch import fetch_artifact, sha256_of
-from .interpreters import Interpreter, discover, parse_wanted
+from .interpreters import Interpreter
 from .net import Client
 from .normalize import ALL_STEPS, normalize
 from .records import Artifact, Difference, Release, Upstream
-from .resolve import PYPI_SIMPLE, resolve_release
 
 MatchKind = Literal["exact", "tags", "pure", "repaired"]
 _RANK: dict[str, int] = {"exact": 0, "tags": 1, "pure": 2, "repaired": 3}
@@ -248,21 +244,6 @@ def latest_kept_wheel(folder: Path) -> Path | None:
     return max(wheels, key=lambda p: (p.stat().st_mtime, p.name)) if wheels else None
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nox -s upstream --",
-                                     description="Compare a release's rebuilt wheel with the one the index publishes.")
-    parser.add_argument("target", metavar="PKG[==VER]")
-    parser.add_argument("--python", metavar="X.Y", help="interpreter of the rebuild (default: the one running this)")
-    parser.add_argument("--index-url", default=PYPI_SIMPLE, help="PEP 503/691 simple index (https:// or file://)")
-    parser.add_argument("--find-links", action="append", default=[], metavar="DIR|URL")
-    parser.add_argument("--out", default="out", help="results, kept wheels and caches (default out/)")
-    parser.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS", help="for the build, if one is needed")
-    parser.add_argument("--unsandboxed", action="store_true", help="build without bubblewrap, if a build is needed")
-    parser.add_argument("--rebuild", action="store_true", help="build anew even when a kept wheel exists")
-    parser.add_argument("--json", metavar="FILE", help="write the upstream record as JSON")
-    return parser
-
-
 def rebuilt_wheel(checker, release: Release, interpreter: Interpreter, rebuild: bool = False) -> tuple[Path, str]:
     """A kept controlled-build wheel of the release, or one made now; (wheel, where it came from)."""
     kept = checker.workspace.result_dir(release.name, release.version, interpreter.tag) / "1"
@@ -283,44 +264,3 @@ def rebuilt_wheel(checker, release: Release, interpreter: Interpreter, rebuild: 
     if reason or not build.path:
         raise PipelineError(f"the rebuild failed: {reason or 'no wheel'}; log: {build.log}")
     return Path(build.path), "built now: one controlled build"
-
-
-def main_upstream(argv: list[str]) -> int:
-    """Exit 0: the index's wheel is verified (identical or equivalent); 1: different; 2: no verdict."""
-    from .check import Checker, CheckOptions  # deferred: check imports this module
-
-    args = _parser().parse_args(argv)
-    try:
-        minor = args.python or f"{sys.version_info.major}.{sys.version_info.minor}"
-        found = discover(parse_wanted([minor])).found
-        if not found:
-            raise PipelineError(f"Python {minor} not found; pass --python X.Y")
-        interpreter = found[0]
-        options = CheckOptions(out=Path(args.out), index_url=args.index_url, find_links=tuple(args.find_links),
-                               timeout=args.timeout, unsandboxed=args.unsandboxed)
-        checker = Checker(options)
-        release = resolve_release(checker.client, args.index_url, args.target)
-        wheel, origin = rebuilt_wheel(checker, release, interpreter, args.rebuild)
-    except PipelineError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    upstream = check_upstream(checker.client, release, wheel, checker.workspace.wheels_cache,
-                              checker.workspace.out / "cache" / "scratch")
-    print(f"{release.name} {release.version} [{interpreter.tag}] rebuild: {wheel.name} ({origin})")
-    print(f"  {wheel}")
-    print(f"vs the index's wheel: {upstream.status}: {upstream.note}")
-    if upstream.wheel:
-        print(f"  {upstream.wheel}  sha256 {upstream.sha256}")
-    if upstream.passes:
-        print(f"  normalisation passes that changed something: {', '.join(upstream.passes)}")
-    for line in format_differences(upstream.differences, 12):
-        print("  " + line)
-    if args.json:
-        Path(args.json).write_text(json.dumps(upstream.to_json(), indent=2) + "\n")
-    if upstream.status in ("identical", "equivalent"):
-        return 0
-    return 1 if upstream.status == "different" else 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main_upstream(sys.argv[1:]))

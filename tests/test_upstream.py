@@ -15,7 +15,8 @@ from pipeline.check import Checker, CheckOptions
 from pipeline.net import Client
 from pipeline.records import Artifact, Release, Result, Upstream
 from pipeline.report import details
-from pipeline.upstream import Match, check_upstream, classify, latest_kept_wheel, main_upstream, pick_wheel
+from pipeline.cli.upstream import main_upstream
+from pipeline.upstream import Match, check_upstream, classify, latest_kept_wheel, pick_wheel
 from tests.sdists import LocalIndex, cext_sdist, intree_sdist
 
 
@@ -146,7 +147,7 @@ def test_a_difference_only_in_metadata_says_so_and_names_both_backends(handmade,
 
 
 def test_check_has_a_no_upstream_flag():
-    from pipeline.cli import _check_parser
+    from pipeline.cli.check import _check_parser
 
     assert _check_parser().parse_args(["six", "--no-upstream"]).no_upstream
     assert not _check_parser().parse_args(["six"]).no_upstream

@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 from ..errors import PipelineError
 from .check import exit_code, main_bench, main_check, main_diff, main_lock, main_render, main_wheelhouse
 from .nightly import main_lists, main_merge, main_nightly
+from .upstream import main_upstream
 
 __all__ = ["COMMANDS", "exit_code", "main"]
 
@@ -17,6 +18,7 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "nightly": main_nightly,
     "merge": main_merge,
     "lists": main_lists,
+    "upstream": main_upstream,
     "diff": main_diff,
     "lock": main_lock,
     "wheelhouse": main_wheelhouse,

@@ -1,0 +1,71 @@
+"""The upstream command: compare a release's rebuilt wheel with the one the index publishes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from ..check import Checker, CheckOptions
+from ..errors import PipelineError
+from ..explain import format_differences
+from ..interpreters import discover, parse_wanted
+from ..resolve import PYPI_SIMPLE, resolve_release
+from ..upstream import check_upstream, rebuilt_wheel
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nox -s upstream --",
+                                     description="Compare a release's rebuilt wheel with the one the index publishes.")
+    parser.add_argument("target", metavar="PKG[==VER]")
+    parser.add_argument("--python", metavar="X.Y", help="interpreter of the rebuild (default: the one running this)")
+    parser.add_argument("--index-url", default=PYPI_SIMPLE, help="PEP 503/691 simple index (https:// or file://)")
+    parser.add_argument("--find-links", action="append", default=[], metavar="DIR|URL")
+    parser.add_argument("--out", default="out", help="results, kept wheels and caches (default out/)")
+    parser.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS", help="for the build, if one is needed")
+    parser.add_argument("--unsandboxed", action="store_true", help="build without bubblewrap, if a build is needed")
+    parser.add_argument("--rebuild", action="store_true", help="build anew even when a kept wheel exists")
+    parser.add_argument("--json", metavar="FILE", help="write the upstream record as JSON")
+    return parser
+
+
+
+def main_upstream(argv: Sequence[str]) -> int:
+    """Exit 0: the index's wheel is verified (identical or equivalent); 1: different; 2: no verdict."""
+    args = _parser().parse_args(list(argv))
+    try:
+        minor = args.python or f"{sys.version_info.major}.{sys.version_info.minor}"
+        found = discover(parse_wanted([minor])).found
+        if not found:
+            raise PipelineError(f"Python {minor} not found; pass --python X.Y")
+        interpreter = found[0]
+        options = CheckOptions(out=Path(args.out), index_url=args.index_url, find_links=tuple(args.find_links),
+                               timeout=args.timeout, unsandboxed=args.unsandboxed)
+        checker = Checker(options)
+        release = resolve_release(checker.client, args.index_url, args.target)
+        wheel, origin = rebuilt_wheel(checker, release, interpreter, args.rebuild)
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    upstream = check_upstream(checker.client, release, wheel, checker.workspace.wheels_cache,
+                              checker.workspace.out / "cache" / "scratch")
+    print(f"{release.name} {release.version} [{interpreter.tag}] rebuild: {wheel.name} ({origin})")
+    print(f"  {wheel}")
+    print(f"vs the index's wheel: {upstream.status}: {upstream.note}")
+    if upstream.wheel:
+        print(f"  {upstream.wheel}  sha256 {upstream.sha256}")
+    if upstream.passes:
+        print(f"  normalisation passes that changed something: {', '.join(upstream.passes)}")
+    for line in format_differences(upstream.differences, 12):
+        print("  " + line)
+    if args.json:
+        Path(args.json).write_text(json.dumps(upstream.to_json(), indent=2) + "\n")
+    if upstream.status in ("identical", "equivalent"):
+        return 0
+    return 1 if upstream.status == "different" else 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main_upstream(sys.argv[1:]))
