@@ -356,3 +356,14 @@ def test_the_fast_serializer_writes_every_field_to_json_writes():
                   upstream=Upstream("equivalent", wheel="w.whl", passes=("sort",)), diffoscope="d.html",
                   message="m", index_url="https://i/simple/")
     assert fast_json(full) == full.to_json()
+
+
+@pytest.mark.parametrize("status, mark", [("identical", "= index"), ("equivalent", "≈ index"), ("different", "≠ index")])
+def test_a_matrix_cell_carries_the_upstream_marker(tmp_path, status, mark):
+    from pipeline.records import Upstream
+
+    render_site([result("up", upstream=Upstream(status, wheel="up-1.0-py3-none-any.whl"))], tmp_path / "site",
+                generated="2025-03-01T10:00:00Z")
+    matrix = (tmp_path / "site" / "matrix.html").read_text()
+    row = next(line for line in matrix.splitlines() if ">up</a></th>" in line)
+    assert f"<small>{mark}</small>" in row

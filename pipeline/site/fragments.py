@@ -292,6 +292,10 @@ def environment_html(env: Environment) -> Markup:
     )
 
 
+#: the second, small marker in a cell: how the index's own wheel compares with the rebuild
+UPSTREAM_MARKS = {"identical": "= index", "equivalent": "≈ index", "different": "≠ index"}
+
+
 def _cell(cell: Cell | None, href: str) -> str:
     """A matrix cell; the icon comes from the stylesheet (5,000 rows x 5 cells: bytes count here)."""
     if cell is None:
@@ -300,6 +304,9 @@ def _cell(cell: Cell | None, href: str) -> str:
     shown = cell.verdict or cell.pending
     retry = " retry" if cell.pending else ""
     note = " <small>↻ retrying</small>" if cell.pending else ""
+    upstream = cell.verdict.upstream if cell.verdict else None
+    if upstream is not None and upstream.status in UPSTREAM_MARKS:
+        note += f" <small>{UPSTREAM_MARKS[upstream.status]}</small>"
     return (
         f'<td class="st-{status}{retry}"><a href="{e(href)}#v-{slug(shown.version)}-{slug(shown.interpreter)}">'
         f"{LABELS[status]}{note}</a></td>"
