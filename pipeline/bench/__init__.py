@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
+
+from ..fetch import sha256_of
 
 #: area name -> module whose ``run(workdir: Path) -> Iterable[Figure]`` measures it
 BENCHMARKS: dict[str, str] = {
@@ -34,6 +37,22 @@ class Figure:
         verdict = "" if self.ok is None else ("  ok" if self.ok else "  MISSED")
         target = f"  (target {self.target})" if self.target else ""
         return f"{self.area:<10} {self.name:<58} {self.value:>10.3f} {self.unit}{target}{verdict}"
+
+
+def best_of(action: Callable[[], object], runs: int = 3, clock: Callable[[], float] = time.perf_counter) -> float:
+    """The fastest of ``runs`` timings: the least disturbed by whatever else the machine does."""
+    best = float("inf")
+    for _ in range(runs):
+        started = clock()
+        action()
+        best = min(best, clock() - started)
+    return best
+
+
+def hash_files(*paths: Path) -> None:
+    """The baseline: read and sha256 every byte once."""
+    for path in paths:
+        sha256_of(path)
 
 
 def run(areas: Iterable[str], workdir: Path) -> Iterator[Figure]:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
-import time
 import tracemalloc
 import zipfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
-from pipeline.bench import Figure
+from pipeline.bench import Figure, best_of, hash_files
 from pipeline.explain import compare_wheels
 
 AREA = "explain"
@@ -51,23 +49,6 @@ def make_wheel(path: Path, side: str) -> int:
     return total
 
 
-def _sha256_both(a: Path, b: Path) -> None:
-    for path in (a, b):
-        digest = hashlib.sha256()
-        with open(path, "rb") as stream:
-            while chunk := stream.read(MB):
-                digest.update(chunk)
-
-
-def _best(action: Callable[[], object], runs: int = 3) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def run(workdir: Path) -> Iterator[Figure]:
     a, b = workdir / "big-1.0-py3-none-any.whl.a", workdir / "big-1.0-py3-none-any.whl.b"
     uncompressed = make_wheel(a, "a")
@@ -75,8 +56,8 @@ def run(workdir: Path) -> Iterator[Figure]:
     yield Figure(AREA, "wheel file size (each)", a.stat().st_size / MB, "MB")
     yield Figure(AREA, "uncompressed content (each)", uncompressed / MB, "MB")
 
-    baseline = _best(lambda: _sha256_both(a, b))
-    seconds = _best(lambda: compare_wheels(a, b))
+    baseline = best_of(lambda: hash_files(a, b))
+    seconds = best_of(lambda: compare_wheels(a, b))
     yield Figure(AREA, "baseline: sha256 of both wheel files", baseline, "s")
     yield Figure(AREA, "compare_wheels on the two wheels", seconds, "s", "< 2 s", seconds < 2.0)
     yield Figure(AREA, "compare_wheels / sha256-of-both ratio", seconds / baseline, "x")

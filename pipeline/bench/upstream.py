@@ -8,7 +8,6 @@ sha256 of both files in the same process: the least any comparison has to do.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import random
 import struct
@@ -17,9 +16,9 @@ import time
 import tracemalloc
 import zipfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
-from pipeline.bench import Figure
+from pipeline.bench import Figure, best_of, hash_files
 from pipeline.records import Artifact
 from pipeline.upstream import Match, classify
 
@@ -69,23 +68,6 @@ def make_wheel(path: Path, published: bool, changed: str | None = None) -> int:
     return sum(len(data) for data in members.values())
 
 
-def _sha256_both(a: Path, b: Path) -> None:
-    for path in (a, b):
-        digest = hashlib.sha256()
-        with open(path, "rb") as stream:
-            while chunk := stream.read(MB):
-                digest.update(chunk)
-
-
-def _best(action: Callable[[], object], runs: int = 3, clock: Callable[[], float] = time.perf_counter) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = clock()
-        action()
-        best = min(best, clock() - started)
-    return best
-
-
 def _classify(rebuilt: Path, published: Path, workdir: Path):
     artifact = Artifact(rebuilt.name, published.as_uri(), None)
     with tempfile.TemporaryDirectory(dir=workdir) as scratch:
@@ -103,21 +85,21 @@ def run(workdir: Path) -> Iterator[Figure]:
     yield Figure(AREA, "wheel file size (rebuilt / published)", rebuilt.stat().st_size / MB, "MB")
     yield Figure(AREA, "uncompressed content (each)", uncompressed / MB, "MB")
 
-    baseline = _best(lambda: _sha256_both(rebuilt, published))
+    baseline = best_of(lambda: hash_files(rebuilt, published))
     yield Figure(AREA, "baseline: sha256 of both wheel files", baseline, "s")
     outcome = _classify(rebuilt, published, workdir)
-    seconds = _best(lambda: _classify(rebuilt, published, workdir))
+    seconds = best_of(lambda: _classify(rebuilt, published, workdir))
     yield Figure(AREA, f"normalise both + compare -> {outcome.status}", seconds, "s", "< 2 s",
                  seconds < 2.0 and outcome.status == "equivalent")
     yield Figure(AREA, "normalise-and-compare / sha256-of-both ratio", seconds / baseline, "x")
     # wall time depends on what else the machine runs; CPU time (both threads) does not
-    cpu = _best(lambda: _classify(rebuilt, published, workdir), clock=time.process_time)
+    cpu = best_of(lambda: _classify(rebuilt, published, workdir), clock=time.process_time)
     yield Figure(AREA, "... CPU seconds for it (both normalising threads)", cpu, "s")
     yield Figure(AREA, "load average (1 min) while measuring", os.getloadavg()[0], f"on {os.cpu_count()} CPUs")
 
     different = _classify(rebuilt, changed, workdir)
     named = [d.path for d in different.differences if d.cause != "derived"]
-    seconds = _best(lambda: _classify(rebuilt, changed, workdir), runs=2)
+    seconds = best_of(lambda: _classify(rebuilt, changed, workdir), runs=2)
     yield Figure(AREA, f"... one member changed -> {different.status}, names {','.join(named)}", seconds, "s",
                  "< 2 s", seconds < 2.0 and named == ["big/mod0600.py"])
 
