@@ -19,4 +19,6 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-python3 -m pip install --quiet --disable-pip-version-check "nox==2026.10.20"
+# a system Python marked externally-managed refuses plain installs; this machine is the tracker's
+python3 -m pip install --quiet --disable-pip-version-check "nox==2026.10.20" 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "nox==2026.10.20"

@@ -158,6 +158,9 @@ class Provisioner:
                 text = log.read_text(errors="replace")
                 if "--locked" in text and "needs to be updated" in text:
                     raise BuildRequirementsFailed("fetching Rust crates", "Cargo.lock is out of date (see the log)", str(log))
+                if "Could not resolve host" in text or "failed to download" in text:
+                    raise EnvironmentFailed("fetching Rust crates", "the crate registry is unreachable from this "
+                                            "machine; retried later (see the log)", str(log))
                 raise EnvironmentFailed("fetching Rust crates", "cargo fetch failed (see the log)", str(log))
 
 
