@@ -52,7 +52,8 @@ def test_random_bytes_make_it_unreproducible_and_name_the_member(index, make_che
 
     assert result.status == "unreproducible"
     assert result.builds[0].sha256 != result.builds[1].sha256
-    assert "randpkg/__init__.py" in [d.path for d in result.differences if d.kind == "content"]
+    assert ("randpkg/__init__.py", "random_content") in [(d.path, d.cause) for d in result.differences]
+    assert ("randpkg-1.0.dist-info/RECORD", "derived") in [(d.path, d.cause) for d in result.differences]
 
 
 def test_a_failing_build_is_build_failed_with_its_log(index, make_checker, interpreters):
