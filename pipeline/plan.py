@@ -114,10 +114,13 @@ def decide(
     streak = snapshot.streaks.get(key)
     if force:
         return True, "forced (--force)"
+    tried_today = snapshot.last_tried.get(key) == today.isoformat()
     if verdict is None:
         if key[:3] in snapshot.judged:
             return True, "environment changed"
         if key[:3] in snapshot.releases:
+            if tried_today:  # the run already retried it with backoff; the next night tries again
+                return False, "error earlier today (retried then); next try tomorrow"
             return True, "retry after an error"
         if (release.name, slot.interpreter) in snapshot.projects:
             return True, "new release"
@@ -126,6 +129,8 @@ def decide(
         return True, "new project"
     if verdict not in RETRIED:
         return False, f"already {verdict}"
+    if tried_today:
+        return False, f"{verdict} earlier today; retried tomorrow"
     if streak is not None and streak.nights >= FAILURE_NIGHTS:
         retry_on = date.fromisoformat(streak.last) + WAIT
         if today < retry_on:

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -102,7 +102,8 @@ class Snapshot:
     ``judged`` holds the (name, version, interpreter) with a verdict in any environment;
     ``releases`` / ``projects`` / ``names`` what was ever attempted, errors included;
     ``streaks`` maps (name, version, interpreter, base) to the trailing failure streak;
-    ``durations`` maps (name, interpreter) to the latest known seconds.
+    ``durations`` maps (name, interpreter) to the latest known seconds;
+    ``last_tried`` maps (name, version, interpreter, base) to the day (YYYY-MM-DD) of its latest attempt.
     """
 
     verdicts: Mapping[tuple[str, str, str, str], str]
@@ -112,10 +113,11 @@ class Snapshot:
     names: frozenset[str]
     streaks: Mapping[tuple[str, str, str, str], Streak]
     durations: Mapping[tuple[str, str], float]
+    last_tried: Mapping[tuple[str, str, str, str], str] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> Snapshot:
-        return cls({}, frozenset(), frozenset(), frozenset(), frozenset(), {}, {})
+        return cls({}, frozenset(), frozenset(), frozenset(), frozenset(), {}, {}, {})
 
 
 class Store:
@@ -262,14 +264,16 @@ class Store:
         releases: set[tuple[str, str, str]] = set()
         durations: dict[tuple[str, str], float] = {}
         trail: dict[tuple[str, str, str, str], list[tuple[str, str]]] = {}
+        last_tried: dict[tuple[str, str, str, str], str] = {}
         for name, version, interpreter, base, status, finished, seconds in self._rows(
             "SELECT name, version, interpreter, base, status, finished, seconds FROM results"
             " ORDER BY finished, id"
         ):
             releases.add((name, version, interpreter))
+            key = (name, version, interpreter, base)
+            last_tried[key] = finished[:10]
             if status == "error":
                 continue
-            key = (name, version, interpreter, base)
             verdicts[key] = status
             trail.setdefault(key, []).append((status, finished))
             if seconds > 0:
@@ -287,6 +291,7 @@ class Store:
             names=frozenset(n for n, _, _ in releases),
             streaks=streaks,
             durations=durations,
+            last_tried=last_tried,
         )
 
     # -- shards ----------------------------------------------------------------------------

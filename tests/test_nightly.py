@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -276,3 +276,31 @@ def test_main_merge_refuses_a_bad_file_in_one_line(tmp_path, capsys):
     assert main_merge(["--out", str(tmp_path / "out"), str(bad)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a results export" in err
+
+
+def test_a_second_run_the_same_day_rebuilds_nothing_not_even_failures(tmp_path):
+    today = datetime.now(timezone.utc).date()  # errors are stamped with the real clock
+    fake = FakeEngine({"alpha": ["1.0"], "beta": ["1.0"], "gamma": ["1.0"]},
+                      verdicts={("alpha", "1.0"): "build-failed", ("beta", "1.0"): "timeout"},
+                      check_failures={"gamma": 99})
+    names = entries("alpha", "beta", "gamma")
+    fake.finished = f"{today}T02:00:00+00:00"
+    run_nightly(fake.engine(), options(tmp_path, attempts=2, today=today), names)
+    assert {call[0] for call in fake.check_calls} == {"alpha", "beta", "gamma"}
+
+    fake.check_calls.clear()
+    run_nightly(fake.engine(), options(tmp_path, today=today), names)
+    assert fake.check_calls == [], "failures and errors wait for the next night"
+
+    tomorrow = today + timedelta(days=1)
+    fake.finished = f"{tomorrow}T02:00:00+00:00"
+    run_nightly(fake.engine(), options(tmp_path, attempts=1, today=tomorrow), names)
+    assert {call[0] for call in fake.check_calls} == {"alpha", "beta", "gamma"}, "the next night tries again"
+
+
+def test_the_plan_says_why_a_failure_waits_for_tomorrow():
+    key = ("alpha", "1.0", "cp312", "b")
+    snapshot = Snapshot({key: "build-failed"}, frozenset({key[:3]}), frozenset({key[:3]}), frozenset({("alpha", "cp312")}),
+                        frozenset({"alpha"}), {}, {}, {key: "2026-01-01"})
+    plan = plan_builds([Release("alpha", "1.0", None)], [Slot("cp312", "3.12.4", "b")], snapshot, today=date(2026, 1, 1))
+    assert plan.tasks == () and plan.skipped[0].reason == "build-failed earlier today; retried tomorrow"
