@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import jinja2
 
@@ -116,7 +116,9 @@ def _render_shard(index: int) -> Counts:
     return writer.counts
 
 
-def _run_shards(job: _Job) -> Counts:
+def _run_shards(job: _Job, meanwhile: Callable[[], None] = lambda: None) -> Counts:
+    """Render the project shards (in forked workers when there are several); ``meanwhile`` runs in
+    this process while they work: the pages that need every project, rather than waiting idle."""
     global _JOB
     _JOB = job
     # The records are long-lived and acyclic: moving them out of the collector's sight saves the
@@ -125,9 +127,12 @@ def _run_shards(job: _Job) -> Counts:
     try:
         if len(job.bounds) == 1:
             counts = [_render_shard(0)]
+            meanwhile()
         else:
             with multiprocessing.get_context("fork").Pool(len(job.bounds)) as pool:
-                counts = pool.map(_render_shard, range(len(job.bounds)))
+                pending = pool.map_async(_render_shard, range(len(job.bounds)))
+                meanwhile()
+                counts = pending.get()
     finally:
         _JOB = None
         gc.unfreeze()
@@ -229,19 +234,28 @@ def _render_into(
 ) -> Counts:
     rows = [(p, badge_for(p.cells)) for p in projects]
     bounds = _shard_bounds(len(rows), workers)
-    counts = _run_shards(_Job(rows, interpreters, generated, root, log_root, bounds))
-
     writer = Writer(root)
-    env = environment()
-    common = {"generated": generated, "interpreters": interpreters, "root": ""}
-    writer.write(MARKER, "made by pipeline.site; this folder is replaced on every render\n")
-    for name in ("site.css", "site.js"):
-        writer.write(f"static/{name}", (HERE / "static" / name).read_text(encoding="utf-8"))
-    home = _home_context(projects, interpreters, runs)
-    writer.write("index.html", env.get_template("home.html").render(page="home", **common, **home))
-    matrix = env.get_template("matrix.html").render(page="matrix", rows=rows, statuses=data.STATUS_ORDER, **common)
-    writer.write("matrix.html", matrix)
-    writer.write("api.html", env.get_template("api.html").render(page="api", **common))
+
+    def site_wide_pages() -> None:
+        env = environment()
+        common = {"generated": generated, "interpreters": interpreters, "root": ""}
+        writer.write(MARKER, "made by pipeline.site; this folder is replaced on every render\n")
+        for name in ("site.css", "site.js"):
+            writer.write(f"static/{name}", (HERE / "static" / name).read_text(encoding="utf-8"))
+        home = _home_context(projects, interpreters, runs)
+        writer.write("index.html", env.get_template("home.html").render(page="home", **common, **home))
+        matrix = env.get_template("matrix.html").render(page="matrix", rows=rows, statuses=data.STATUS_ORDER, **common)
+        writer.write("matrix.html", matrix)
+        writer.write("api.html", env.get_template("api.html").render(page="api", **common))
+        slugs = {p.name: p.slug for p in projects}
+        feed = render_feed(
+            data.all_changes(projects),
+            generated=generated,
+            link=lambda c: f"projects/{slugs[c.name]}.html#v-{data.slug(c.after.version)}-{data.slug(c.interpreter)}",
+        )
+        writer.write("feed.xml", feed)
+
+    counts = _run_shards(_Job(rows, interpreters, generated, root, log_root, bounds), meanwhile=site_wide_pages)
 
     parts: dict[str, list[str]] = {"results": [], "pending": []}
     for index in range(len(bounds)):
@@ -252,14 +266,6 @@ def _render_into(
             if text:
                 found.append(text)
     writer.write("api/results.json", results_json(generated, interpreters, parts["results"], parts["pending"]))
-
-    slugs = {p.name: p.slug for p in projects}
-    feed = render_feed(
-        data.all_changes(projects),
-        generated=generated,
-        link=lambda c: f"projects/{slugs[c.name]}.html#v-{data.slug(c.after.version)}-{data.slug(c.interpreter)}",
-    )
-    writer.write("feed.xml", feed)
     counts.add(writer.counts)
     return counts
 
