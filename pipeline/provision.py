@@ -56,6 +56,7 @@ class Provisioner:
                 "PIP_CACHE_DIR": str(self._pip_cache(uid)),
                 "PIP_DISABLE_PIP_VERSION_CHECK": "1",
                 "PIP_CONFIG_FILE": os.devnull,  # the machine's pip.conf (extra indexes, constraints) stays out
+                **ca_bundle(),
                 "PIP_USER": "0",
                 "PIP_NO_INPUT": "1",
                 "LC_ALL": "C.UTF-8",
@@ -114,6 +115,7 @@ class Provisioner:
         """Exact, hashed lock for ``requirements`` using the base env's pinned pip."""
         if not requirements:
             return ()
+        log_start = log.stat().st_size if log.exists() else 0
         with tempfile.TemporaryDirectory(prefix="wheelrepro-resolve-") as tmp:
             os.chmod(tmp, 0o755)
             sandbox.own_for_build(Path(tmp), uid)
@@ -124,7 +126,10 @@ class Provisioner:
                 interpreter, log, uid=uid, ro=(base.path,), rw=(tmp,), network=True, cwd=tmp,
             )
             if outcome.returncode != 0 or not report.is_file():
-                text = log.read_text(errors="replace")
+                text = log.read_bytes()[log_start:].decode("utf-8", "replace")
+                if any(sign in text for sign in NETWORK_TROUBLE):  # pip then says "no matching distribution"
+                    raise EnvironmentFailed(f"resolving the build requirements {', '.join(requirements)}",
+                                            "the index could not be reached (see the log); retried later", str(log))
                 if "ResolutionImpossible" in text or "No matching distribution found" in text:
                     raise BuildRequirementsFailed(f"build requirements {', '.join(requirements)}",
                                                   "cannot be satisfied on this Python (see the log)", str(log))
@@ -162,6 +167,24 @@ class Provisioner:
                     raise EnvironmentFailed("fetching Rust crates", "the crate registry is unreachable from this "
                                             "machine; retried later (see the log)", str(log))
                 raise EnvironmentFailed("fetching Rust crates", "cargo fetch failed (see the log)", str(log))
+
+
+#: what pip's log says when the index, not the package, is the problem
+NETWORK_TROUBLE = ("Retrying (Retry(", "SSLError", "CERTIFICATE_VERIFY_FAILED", "Failed to establish a new connection",
+                   "Temporary failure in name resolution", "Could not fetch URL", "Read timed out")
+#: the machine's trusted CAs (a TLS-inspecting proxy's CA is often only there): pip on Python 3.9 has no
+#: truststore and would use its own bundle, and pip.conf's ``cert`` is not read in the sandbox
+CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+
+
+def ca_bundle() -> dict[str, str]:
+    for variable in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        if os.environ.get(variable) and os.path.isfile(os.environ[variable]):
+            return {"PIP_CERT": os.environ[variable]}
+    for path in CA_BUNDLES:
+        if os.path.isfile(path):
+            return {"PIP_CERT": path}
+    return {}
 
 
 #: crates live at a fixed path in every sandbox: their source paths end up in the binaries

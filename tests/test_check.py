@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import environments
 from pipeline.records import Result
 from pipeline.workspace import BUILD_ROOT
 import shutil
@@ -154,3 +155,18 @@ def test_rust_crates_are_prefetched_and_the_build_stays_offline(index, make_chec
     assert f"CARGO_HOME = {CARGO_HOME!r}" in text, "crates sit at the same fixed path in every build"
     log = (Path(result.builds[0].log).parent.parent / "environment.log").read_text()
     assert "cargo fetch --locked" in log
+
+
+def test_an_unreachable_index_during_resolution_is_an_error_never_build_failed(index, make_checker, interpreters):
+    """pip ends a failed download with "No matching distribution found": that is not the package's fault."""
+    index.add("netpkg", "netpkg-1.0.tar.gz", cext_sdist("netpkg", "1.0"))
+    checker = make_checker(index)
+    target = checker.target("netpkg")
+    interpreter = interpreters["3.11"]
+    toolchain = environments.read_lock(environments.toolchain_lock_path(interpreter))
+    checker.provisioner.ensure(interpreter, toolchain, (), checker.keep_dir(target, interpreter) / "base.log")
+    offline = make_checker(index, index_url="http://127.0.0.1:9/simple/", find_links=())
+    result = offline.check(target, interpreter)
+
+    assert result.status == "error", result.message
+    assert "could not be reached" in result.message
