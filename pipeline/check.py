@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import shlex
 import threading
 import traceback
@@ -24,7 +23,7 @@ from .interpreters import Interpreter
 from .net import Client
 from .provision import (CARGO_HOME, Provisioner, cached_lock, cargo_manifests, crate_mount, load_lock, save_lock,
                         static_requirements)
-from .records import VARIATIONS, Artifact, Build, Environment, Isolation, Release, Result, Upstream
+from .records import VARIATIONS, Artifact, Build, Environment, Isolation, Release, Result, Upstream, utcnow
 from .resolve import PYPI_SIMPLE, resolve_release
 from .upstream import check_upstream
 from .workspace import Workspace, reachable_by_builds
@@ -77,10 +76,6 @@ class Progress:
     version: str
     interpreter: str
     phase: str
-
-
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -146,11 +141,11 @@ class Checker:
                 return self._check(target, interpreter, uid)
         except SandboxUnavailable as exc:
             return Result(name=target.name, version=target.version, python=interpreter.version,
-                          interpreter=interpreter.tag, status="error", started=now(), finished=now(),
+                          interpreter=interpreter.tag, status="error", started=utcnow(), finished=utcnow(),
                           reproduce=self.reproduce_command(target, interpreter), message=str(exc))
 
     def _check(self, target: Target, interpreter: Interpreter, uid: int) -> Result:
-        started = now()
+        started = utcnow()
         common = dict(
             name=target.name, version=target.version, python=interpreter.version, interpreter=interpreter.tag,
             started=started, reproduce=self.reproduce_command(target, interpreter), sdist=target.sdist,
@@ -160,9 +155,9 @@ class Checker:
             tracker=__version__,
         )
         if target.problem:
-            return Result(status="error", finished=now(), message=target.problem, **common)
+            return Result(status="error", finished=utcnow(), message=target.problem, **common)
         if target.sdist_path is None:
-            return Result(status="no-sdist", finished=now(), message="the release publishes no sdist", **common)
+            return Result(status="no-sdist", finished=utcnow(), message="the release publishes no sdist", **common)
         env: Environment | None = None
         builds: list[Build] = []
         try:
@@ -175,26 +170,26 @@ class Checker:
                     builds.append(build)
                     if reason:
                         status = "timeout" if build.timed_out else "build-failed"
-                        return Result(status=status, finished=now(), environment=env, builds=tuple(builds),
+                        return Result(status=status, finished=utcnow(), environment=env, builds=tuple(builds),
                                       message=f"build {number}: {reason}", **common)
                 if self.options.vary and same_wheel(*builds):
                     upstream = self.upstream(target, interpreter, builds[0])
                     return self.strict(target, interpreter, env, tuple(builds), {**common, "upstream": upstream},
                                        settings)
         except BuildRequirementsFailed as exc:
-            return Result(status="build-failed", finished=now(), environment=env, builds=tuple(builds),
+            return Result(status="build-failed", finished=utcnow(), environment=env, builds=tuple(builds),
                           message=str(exc), **common)
         except PipelineError as exc:
-            return Result(status="error", finished=now(), environment=env, builds=tuple(builds),
+            return Result(status="error", finished=utcnow(), environment=env, builds=tuple(builds),
                           message=str(exc), **common)
         except Exception as exc:  # a tracker bug must never become a verdict on the package
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            return Result(status="error", finished=now(), environment=env, builds=tuple(builds),
+            return Result(status="error", finished=utcnow(), environment=env, builds=tuple(builds),
                           message=f"tracker error: {detail}", **common)
         first, second = builds
         upstream = self.upstream(target, interpreter, first)
         if same_wheel(first, second):
-            return Result(status="reproducible", finished=now(), environment=env, builds=tuple(builds),
+            return Result(status="reproducible", finished=utcnow(), environment=env, builds=tuple(builds),
                           upstream=upstream, **common)
         comparison = compare_wheels(Path(first.path), Path(second.path),
                                     diffoscope_dir=self.keep_dir(target, interpreter) / "diffoscope")
@@ -203,7 +198,7 @@ class Checker:
         if self.options.vary:  # a variation cannot be blamed for a difference the controlled pair already has
             skipped = dict(variations={n: "not-tested" for n in VARIATIONS},
                            message="variation builds skipped: the controlled builds already differ")
-        return Result(status="unreproducible", finished=now(), environment=env, builds=tuple(builds),
+        return Result(status="unreproducible", finished=utcnow(), environment=env, builds=tuple(builds),
                       differences=comparison.differences, diffoscope=str(report) if report else None,
                       upstream=upstream, **skipped, **common)
 
@@ -232,10 +227,10 @@ class Checker:
                                           lambda a, b: compare_wheels(a, b).differences)
         except Exception as exc:  # the controlled verdict stands; only the strict check could not run
             detail = str(exc) if isinstance(exc, PipelineError) else traceback.format_exception_only(type(exc), exc)[-1].strip()
-            return Result(status="reproducible", finished=now(), environment=env, builds=builds,
+            return Result(status="reproducible", finished=utcnow(), environment=env, builds=builds,
                           variations={n: "not-tested" for n in VARIATIONS},
                           message=f"variation search failed: {detail}", **common)
-        return Result(status="reproducible", finished=now(), environment=env, builds=builds + outcome.builds,
+        return Result(status="reproducible", finished=utcnow(), environment=env, builds=builds + outcome.builds,
                       variations=outcome.variations, sensitive_to=outcome.sensitive_to,
                       variation_differences=outcome.differences, message=outcome.message, **common)
 

@@ -7,9 +7,7 @@ canonicalised (PEP 503) so ``PyYAML`` and ``pyyaml`` are one entry across every 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from pipeline import USER_AGENT
 from pipeline.errors import InvalidList, PipelineError
+from pipeline.net import atomic_write
 
 LISTS_DIR = Path("lists")
 TOP_LIST = LISTS_DIR / "top-pypi.txt"
@@ -125,19 +124,6 @@ def render_top_list(names: Sequence[str], source: str, generated: str) -> str:
     return "\n".join(header + [canonicalize_name(n) for n in names]) + "\n"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` in one step, so a crash leaves the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def names_from_ranking(payload: object, count: int = TOP_COUNT) -> list[str]:
     """``rows[:count]`` project names of the public ranking JSON; PipelineError when malformed."""
     rows = payload.get("rows") if isinstance(payload, dict) else None
@@ -184,5 +170,5 @@ def refresh_top_list(
         raise PipelineError(f"{url} did not answer JSON: {exc}") from None
     names = names_from_ranking(payload, count)
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    write_atomically(dest, render_top_list(names, url, generated))
+    atomic_write(dest, render_top_list(names, url, generated).encode("utf-8"))
     return Refresh(True, f"{dest}: {len(names)} projects from {url}")

@@ -19,7 +19,8 @@ from pipeline.errors import UsageError
 from pipeline.lists import LISTS_DIR, ListEntry, load_lists
 from pipeline.plan import Changes, Plan, Skip, Slot, Task, changes, count_statuses, plan_builds, select_shard
 from pipeline.records import Result
-from pipeline.schedule import Check, Reporter, Resolve, Scheduler, error_result, resolve_all, utcnow
+from pipeline.records import utcnow
+from pipeline.schedule import Check, Reporter, Resolve, Scheduler, error_result, resolve_all
 from pipeline.store import RunLock, Store
 
 DEFAULT_INDEX = "https://pypi.org/simple/"

@@ -6,6 +6,7 @@ The JSON form of :class:`Result` is the public API (see ``docs/schema.md``).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, get_args
 
@@ -24,6 +25,11 @@ VariationOutcome = Literal["same", "differs", "not-tested"]
 
 UpstreamStatus = Literal["identical", "equivalent", "different", "no-wheel", "not-comparable", "not-checked"]
 UPSTREAM_STATUSES: tuple[str, ...] = get_args(UpstreamStatus)
+
+
+def utcnow() -> str:
+    """The stamp ``started``/``finished`` carry: UTC, to the second, with a Z."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _drop_none(data: dict[str, Any]) -> dict[str, Any]:

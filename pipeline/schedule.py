@@ -11,20 +11,15 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 from pipeline.errors import PipelineError, ProjectNotFound, VersionNotFound
 from pipeline.lists import ListEntry
 from pipeline.plan import Slot, Task, eta
-from pipeline.records import Release, Result
+from pipeline.records import Release, Result, utcnow
 
 Resolve = Callable[[str, "str | None", str], Release]
 Check = Callable[[Release, Slot], Result]
-
-
-def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def describe(exc: BaseException) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from pipeline.errors import PipelineError, StoreBusy
+from pipeline.net import atomic_write
 from pipeline.records import VERDICTS, Result
 
 STORE_NAME = "results.sqlite"
@@ -306,10 +307,7 @@ class Store:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in label) or "results"
         dest = Path(dest_dir) / (filename or f"results-{safe}-{stamp}-{uuid.uuid4().hex[:12]}.json")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        tmp.write_text(json.dumps({"kind": EXPORT_KIND, "schema": 1, "rows": rows}), encoding="utf-8")
-        os.replace(tmp, dest)
+        atomic_write(dest, json.dumps({"kind": EXPORT_KIND, "schema": 1, "rows": rows}).encode("utf-8"))
         return dest
 
     def last_id(self) -> int:

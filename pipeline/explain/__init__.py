@@ -6,7 +6,6 @@ for a terminal.  The library never prints: ``pipeline.explain.command.main_diff`
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
@@ -14,8 +13,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import WheelUnreadable
+from ..fetch import sha256_of
 from ..records import Difference
-from .base import CHUNK, MEMBER_CAP, Context, Member
+from .base import MEMBER_CAP, Context, Member
 from .causes import CAUSES, DESCRIPTIONS, Cause
 from .diffoscope import DiffoscopeReport, run_diffoscope
 from .explainers import EXPLAINERS, explain_member
@@ -83,14 +83,10 @@ class WheelComparison:
 
 
 def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as stream:
-            while chunk := stream.read(CHUNK):
-                digest.update(chunk)
+        return sha256_of(path)
     except OSError as error:
         raise WheelUnreadable(str(path), error.strerror or str(error)) from None
-    return digest.hexdigest()
 
 
 def _open(path: Path) -> zipfile.ZipFile:
