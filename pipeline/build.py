@@ -30,6 +30,8 @@ CONTROLS: Mapping[str, str] = {
     "LANG": "C.UTF-8",
     "umask": "022",
 }
+#: the controls that are environment variables (umask is applied to the process instead)
+CONTROLLED_ENV: Mapping[str, str] = {k: v for k, v in CONTROLS.items() if k != "umask"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class BuildSettings:
     """One build's world.  A variation build changes some of these (see pipeline.vary)."""
 
     build_dir: Path
-    env_vars: Mapping[str, str] = field(default_factory=lambda: {k: v for k, v in CONTROLS.items() if k != "umask"})
+    env_vars: Mapping[str, str] = field(default_factory=lambda: dict(CONTROLLED_ENV))
     umask: int = 0o022
     home: str = "/tmp/home"
     user: str = "builder"

@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Mapping
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 
 from . import __version__, environments, sandbox, vary
-from .build import CONTROLS, BuildSettings, build_wheel, fresh_source
+from .build import CONTROLLED_ENV, CONTROLS, BuildSettings, build_wheel, fresh_source
 from .compare import same_wheel
 from .environments import EnvLock, PipSource
 from .explain import compare_wheels
@@ -125,9 +125,8 @@ class Checker:
     # -- one interpreter -------------------------------------------------------------------
     def reproduce_command(self, target: Target, interpreter: Interpreter) -> str:
         words = ["nox", "-s", "check", "--", target.argument, "--python", interpreter.minor]
-        if target.sdist_path is None or target.release is not None:
-            if self.options.index_url != PYPI_SIMPLE:
-                words += ["--index-url", self.options.index_url]
+        if target.release is not None and self.options.index_url != PYPI_SIMPLE:  # a local sdist needs no index
+            words += ["--index-url", self.options.index_url]
         if self.options.unsandboxed:
             words.append("--unsandboxed")
         if self.options.vary:
@@ -313,7 +312,7 @@ class Checker:
         extra = extra or Extra()
         return BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag),
                              uid=uid, mounts=extra.mounts,
-                             env_vars={**{k: v for k, v in CONTROLS.items() if k != "umask"}, **extra.env})
+                             env_vars={**CONTROLLED_ENV, **extra.env})
 
     def build(self, target: Target, interpreter: Interpreter, env: Environment, number: int | str,
               settings: BuildSettings | None = None) -> tuple[Build, str]:

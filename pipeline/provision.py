@@ -19,7 +19,7 @@ from .errors import BuildRequirementsFailed, EnvironmentFailed
 from .interpreters import Interpreter
 from .net import atomic_write
 from .records import Environment
-from .workspace import Workspace
+from .workspace import SOURCE_DATE_EPOCH, Workspace
 
 DEFAULT_REQUIRES = ("setuptools>=40.8.0",)  # PEP 517's fallback for a project without [build-system]
 
@@ -61,7 +61,7 @@ class Provisioner:
                 "PIP_NO_INPUT": "1",
                 "LC_ALL": "C.UTF-8",
                 "PYTHONHASHSEED": "0",
-                "SOURCE_DATE_EPOCH": "315532800",
+                "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH,
             },
             [],
         )
@@ -89,6 +89,7 @@ class Provisioner:
                 return env
             environments.remove(env)
             environments.create_venv(interpreter, path)
+            sandbox.own_for_build(path, uid)  # pip, run as the build uid, fills it
             with tempfile.TemporaryDirectory(prefix="wheelrepro-lock-") as tmp:
                 os.chmod(tmp, 0o755)
                 for label, lines in (("toolchain", toolchain), ("build", requirements)):
@@ -96,7 +97,6 @@ class Provisioner:
                         continue
                     lock_file = Path(tmp) / f"{label}.txt"
                     lock_file.write_text("\n".join(lines) + "\n")
-                    sandbox.own_for_build(path, uid)
                     outcome = self._run(
                         [str(path / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--require-hashes",
                          "--no-compile", *self.pip_source.args(), "-r", str(lock_file)],
