@@ -28,7 +28,6 @@ from .resolve import PYPI_SIMPLE, resolve_release
 from .upstream import check_upstream
 from .workspace import Workspace, reachable_by_builds
 
-GiB = 1024**3
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class CheckOptions:
     index_url: str = PYPI_SIMPLE
     find_links: tuple[str, ...] = ()
     timeout: float = 1800.0
-    memory: int = 8 * GiB
+    memory: int = 8 * sandbox.GiB
     unsandboxed: bool = False
     vary: bool = False  # the strict check: variation builds after a reproducible pair (pipeline.vary)
     upstream: bool = True  # compare with the index's own wheel (only for releases from an index)

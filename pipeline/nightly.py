@@ -20,10 +20,10 @@ from pipeline.lists import LISTS_DIR, ListEntry, load_lists
 from pipeline.plan import Changes, Plan, Skip, Slot, Task, changes, count_statuses, plan_builds, select_shard
 from pipeline.records import Result
 from pipeline.records import utcnow
+from pipeline.resolve import PYPI_SIMPLE
 from pipeline.schedule import Check, Reporter, Resolve, Scheduler, error_result, resolve_all
 from pipeline.store import RunLock, Store
 
-DEFAULT_INDEX = "https://pypi.org/simple/"
 Render = Callable[[list[Result], Path], None]
 
 
@@ -50,7 +50,7 @@ class NightlyOptions:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     shard: tuple[int, int] | None = None
     force: bool = False
-    index_url: str = DEFAULT_INDEX
+    index_url: str = PYPI_SIMPLE
     wait: bool = False
     resolve_jobs: int = 8
     attempts: int = 3

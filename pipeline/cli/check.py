@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import environments, report
+from ..sandbox import GiB
 from ..check import Checker, CheckOptions, Progress
 from ..errors import PipelineError
 from ..interpreters import discover, parse_wanted
 from ..records import Result
 from ..resolve import PYPI_SIMPLE
 
-GiB = 1024**3
 
 
 class LiveProgress:
@@ -57,20 +57,26 @@ class LiveProgress:
         self.stop.set()
 
 
+def add_build_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that builds shares: where packages come from, the limits, the sandbox."""
+    add = parser.add_argument
+    add("--index-url", default=PYPI_SIMPLE, help="PEP 503/691 simple index (https:// or file://)")
+    add("--find-links", action="append", default=[], metavar="DIR|URL", help="extra place for build requirements")
+    add("--timeout", type=float, default=1800.0, metavar="SECONDS", help="per build (default 1800)")
+    add("--memory", type=float, default=8.0, metavar="GIB", help="address-space cap per build process (default 8)")
+    add("--unsandboxed", action="store_true", help="build without bubblewrap (results are marked so)")
+
+
 def _check_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nox -s check --", description="Build each wheel twice per Python and compare.")
     parser.add_argument("targets", nargs="+", metavar="PKG[==VER] | SDIST", help="a project on the index, or a local sdist")
     parser.add_argument("--python", action="append", metavar="X.Y", help="interpreter(s) to use (default: every supported one found)")
-    parser.add_argument("--index-url", default=PYPI_SIMPLE, help="PEP 503/691 simple index (https:// or file://)")
-    parser.add_argument("--find-links", action="append", default=[], metavar="DIR|URL", help="extra place for build requirements")
     parser.add_argument("--json", metavar="FILE", help="write the results as a JSON list")
-    parser.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS", help="per build (default 1800)")
-    parser.add_argument("--memory", type=float, default=8.0, metavar="GIB", help="address-space cap per build process (default 8)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="checks run at once")
     parser.add_argument("--out", default="out", help="where results, wheels, logs and caches go (default out/)")
-    parser.add_argument("--unsandboxed", action="store_true", help="build without bubblewrap (results are marked so)")
     parser.add_argument("--vary", action="store_true", help="strict check: rebuild a reproducible wheel under variations (docs/vary.md)")
     parser.add_argument("--no-upstream", action="store_true", help="do not compare with the wheel the index publishes")
+    add_build_options(parser)
     return parser
 
 

@@ -10,9 +10,11 @@ from typing import Sequence
 
 from ..errors import PipelineError, UsageError
 from ..lists import TOP_COUNT, TOP_LIST, TOP_URL, refresh_top_list
-from ..nightly import DEFAULT_INDEX, Engine, NightlyOptions, load_engine, load_renderer, run_nightly
+from ..nightly import Engine, NightlyOptions, load_engine, load_renderer, run_nightly
 from ..plan import parse_shard
 from ..store import STORE_NAME, RunLock, Store
+from ..sandbox import GiB
+from .check import add_build_options
 
 
 def nightly_parser() -> argparse.ArgumentParser:
@@ -25,11 +27,6 @@ def nightly_parser() -> argparse.ArgumentParser:
     add("--jobs", type=int, default=os.cpu_count() or 1, help="builds in parallel (default: cores)")
     add("--shard", help="K/N: only this slice of the projects (stable by name hash)")
     add("--force", action="store_true", help="rebuild even what already has a verdict")
-    add("--index-url", default=DEFAULT_INDEX, help="PEP 503/691 simple index (https:// or file://)")
-    add("--find-links", action="append", default=[], metavar="DIR|URL", help="extra place for build requirements")
-    add("--timeout", type=float, default=1800.0, metavar="SECONDS", help="per build (default 1800)")
-    add("--memory", type=float, default=8.0, metavar="GIB", help="address-space cap per build (default 8)")
-    add("--unsandboxed", action="store_true", help="build without bubblewrap (results are marked so)")
     add("--vary", action="store_true", help="the strict check: variation builds for what is reproducible")
     add("--out", type=Path, default=Path("out"), help="the results store, the site, and by default the work folder")
     add("--work-dir", type=Path, help="caches, environments and kept builds (default: --out)")
@@ -38,6 +35,7 @@ def nightly_parser() -> argparse.ArgumentParser:
         help="write this run's results to a new JSON file in DIR (default with --shard: OUT/shard-results)")
     add("--no-render", action="store_true", help="do not render the site afterwards")
     add("--quiet", action="store_true", help="no live progress, only the summary")
+    add_build_options(parser)
     return parser
 
 
@@ -57,7 +55,7 @@ def options_from_args(args: argparse.Namespace) -> NightlyOptions:
         wait=args.wait,
         export_dir=export,
         timeout=args.timeout,
-        memory=int(args.memory * 1024**3),
+        memory=int(args.memory * GiB),
         unsandboxed=args.unsandboxed,
         vary=args.vary,
         find_links=tuple(args.find_links),

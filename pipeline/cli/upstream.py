@@ -12,8 +12,10 @@ from ..check import Checker, CheckOptions
 from ..errors import PipelineError
 from ..explain import format_differences
 from ..interpreters import discover, parse_wanted
-from ..resolve import PYPI_SIMPLE, resolve_release
+from ..resolve import resolve_release
 from ..upstream import check_upstream, rebuilt_wheel
+from ..sandbox import GiB
+from .check import add_build_options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,13 +23,10 @@ def _parser() -> argparse.ArgumentParser:
                                      description="Compare a release's rebuilt wheel with the one the index publishes.")
     parser.add_argument("target", metavar="PKG[==VER]")
     parser.add_argument("--python", metavar="X.Y", help="interpreter of the rebuild (default: the one running this)")
-    parser.add_argument("--index-url", default=PYPI_SIMPLE, help="PEP 503/691 simple index (https:// or file://)")
-    parser.add_argument("--find-links", action="append", default=[], metavar="DIR|URL")
     parser.add_argument("--out", default="out", help="results, kept wheels and caches (default out/)")
-    parser.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS", help="for the build, if one is needed")
-    parser.add_argument("--unsandboxed", action="store_true", help="build without bubblewrap, if a build is needed")
     parser.add_argument("--rebuild", action="store_true", help="build anew even when a kept wheel exists")
     parser.add_argument("--json", metavar="FILE", help="write the upstream record as JSON")
+    add_build_options(parser)  # for the build, when one is needed
     return parser
 
 
@@ -42,7 +41,7 @@ def main_upstream(argv: Sequence[str]) -> int:
             raise PipelineError(f"Python {minor} not found; pass --python X.Y")
         interpreter = found[0]
         options = CheckOptions(out=Path(args.out), index_url=args.index_url, find_links=tuple(args.find_links),
-                               timeout=args.timeout, unsandboxed=args.unsandboxed)
+                               timeout=args.timeout, memory=int(args.memory * GiB), unsandboxed=args.unsandboxed)
         checker = Checker(options)
         release = resolve_release(checker.client, args.index_url, args.target)
         wheel, origin = rebuilt_wheel(checker, release, interpreter, args.rebuild)
