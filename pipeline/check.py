@@ -102,10 +102,13 @@ class Checker:
         """Resolve ``name[==version]`` on the index, or take a local sdist; fetch and verify it."""
         if argument.endswith((".tar.gz", ".zip")) or "/" in argument:
             return self.local_target(Path(argument), argument)
-        release = resolve_release(self.client, self.options.index_url, argument)
-        if release.sdist is None:
-            return Target(release.name, release.version, None, None, f"{release.name}=={release.version}", release)
+        return self.release_target(resolve_release(self.client, self.options.index_url, argument))
+
+    def release_target(self, release: Release) -> Target:
+        """A resolved release's sdist, fetched and verified (a file that fails is the target's problem)."""
         argument = f"{release.name}=={release.version}"
+        if release.sdist is None:
+            return Target(release.name, release.version, None, None, argument, release)
         try:
             path = fetch_artifact(self.client, release.sdist, self.workspace.sdists)
         except PipelineError as exc:  # known release, unusable file: an `error` result, never a verdict

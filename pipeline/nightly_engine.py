@@ -8,9 +8,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from pipeline import environments
-from pipeline.check import Checker, CheckOptions, Target
+from pipeline.check import Checker, CheckOptions
 from pipeline.environments import EnvironmentFailed
-from pipeline.fetch import fetch_artifact
 from pipeline.interpreters import Interpreter, discover, parse_wanted
 from pipeline.net import Client
 from pipeline.nightly import Engine, NightlyOptions
@@ -54,9 +53,6 @@ def engine(options: NightlyOptions) -> Engine:
         return resolve_release(client, index_url, f"{name}=={version}" if version else name)
 
     def check(release: Release, slot: Slot) -> Result:
-        spec = f"{release.name}=={release.version}"
-        path = fetch_artifact(client, release.sdist, checker.workspace.sdists) if release.sdist else None
-        target = Target(release.name, release.version, release.sdist, path, spec, release)
-        return checker.check(target, slot.handle)
+        return checker.check(checker.release_target(release), slot.handle)
 
     return Engine(find_slots=find_slots, resolve=resolve, check=check)
