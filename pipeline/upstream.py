@@ -250,7 +250,7 @@ def rebuilt_wheel(checker, release: Release, interpreter: Interpreter, rebuild: 
     found = None if rebuild else latest_kept_wheel(kept)
     if found is not None:
         return found, "kept from an earlier build"
-    target = checker.target(f"{release.name}=={release.version}")
+    target = checker.release_target(release)  # already resolved: fetch it, no second index request
     if target.problem or target.sdist_path is None:
         raise PipelineError(target.problem or f"{release.name} {release.version} publishes no sdist to rebuild")
     try:
