@@ -32,6 +32,17 @@ def utcnow() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def sortable_utc(stamp: str) -> str:
+    """An ISO 8601 time as UTC with microseconds, so "…Z", "…+00:00" and other offsets sort right.
+
+    ValueError when ``stamp`` is not ISO 8601; a time without an offset is taken as UTC.
+    """
+    moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 

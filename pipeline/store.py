@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from pipeline.errors import PipelineError, StoreBusy
 from pipeline.net import atomic_write
-from pipeline.records import VERDICTS, Result
+from pipeline.records import VERDICTS, Result, sortable_utc
 
 STORE_NAME = "results.sqlite"
 LOCK_NAME = ".lock"
@@ -68,12 +68,9 @@ def build_seconds(result: Result) -> float:
 def sortable_time(stamp: str) -> str:
     """An ISO time as UTC with microseconds, so "…Z", "…+00:00" and other offsets sort right."""
     try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        return sortable_utc(stamp)
     except ValueError:
         return stamp
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def row_json(result: Result, base: str) -> dict[str, Any]:

@@ -11,14 +11,13 @@ import hashlib
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from packaging.version import InvalidVersion, Version
 
 from ..errors import InvalidRecords
-from ..records import STATUSES, VERDICTS, Artifact, Environment, Result
+from ..records import STATUSES, VERDICTS, Artifact, Environment, Result, sortable_utc
 
 #: what a cell with no verdict yet shows; not a record status
 UNCHECKED = "unchecked"
@@ -153,12 +152,9 @@ def instant(text: str) -> str:
     if not text:
         return ""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return sortable_utc(text)
     except ValueError:
         raise InvalidRecords("results", f"time {text!r} is not ISO 8601") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def result_order(result: Result) -> tuple:
