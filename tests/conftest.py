@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import sandbox
-from pipeline.check import Checker, CheckOptions
-from pipeline.interpreters import discover
+from pipeline.engine import sandbox
+from pipeline.engine.check import Checker, CheckOptions
+from pipeline.engine.interpreters import discover
 from tests.sdists import LocalIndex
 
 ROOT = Path(__file__).resolve().parent.parent

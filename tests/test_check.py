@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import environments
+from pipeline.engine import environments
 from pipeline.records import Result
-from pipeline.workspace import BUILD_ROOT
+from pipeline.engine.workspace import BUILD_ROOT
 import shutil
 
-from pipeline.provision import CARGO_HOME
+from pipeline.engine.provision import CARGO_HOME
 from tests.sdists import cext_sdist, hostile_sdist, intree_sdist, rust_sdist
 
 pytestmark = pytest.mark.slow

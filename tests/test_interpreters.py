@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import UsageError
-from pipeline.interpreters import SUPPORTED, Interpreter, discover, parse_wanted
+from pipeline.engine.interpreters import SUPPORTED, Interpreter, discover, parse_wanted
 
 
 def _fake_tree(tmp_path, layout):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import sandbox
+from pipeline.engine import sandbox
 from tests.sdists import intree_sdist
 
 pytestmark = [pytest.mark.slow,

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.errors import InvalidList, PipelineError
 from pipeline.cli.nightly import main_lists
-from pipeline.lists import ListEntry, load_lists, parse_list, refresh_top_list
+from pipeline.nightly.lists import ListEntry, load_lists, parse_list, refresh_top_list
 
 ROOT = Path(__file__).resolve().parent.parent
 

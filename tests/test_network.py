@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.check import Checker, CheckOptions
-from pipeline.net import Client
-from pipeline.resolve import PYPI_SIMPLE, resolve_release
+from pipeline.engine.check import Checker, CheckOptions
+from pipeline.engine.net import Client
+from pipeline.engine.resolve import PYPI_SIMPLE, resolve_release
 
 pytestmark = pytest.mark.network
 

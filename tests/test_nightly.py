@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import StoreBusy, UsageError
-from pipeline.lists import ListEntry
+from pipeline.nightly.lists import ListEntry
 from pipeline.cli.nightly import main_merge, main_nightly
-from pipeline.nightly import NightlyOptions, run_nightly
-from pipeline.plan import Slot, Task, longest_first, parse_shard, plan_builds, shard_of
+from pipeline.nightly.run import NightlyOptions, run_nightly
+from pipeline.nightly.plan import Slot, Task, longest_first, parse_shard, plan_builds, shard_of
 from pipeline.records import Release
-from pipeline.store import RunLock, Snapshot, Store
+from pipeline.nightly.store import RunLock, Snapshot, Store
 from tests.fake_engine import FakeEngine
 
 

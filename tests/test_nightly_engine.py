@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.lists import ListEntry
-from pipeline.nightly import NightlyOptions, run_nightly
-from pipeline.nightly_engine import engine
-from pipeline.store import Store
+from pipeline.nightly.lists import ListEntry
+from pipeline.nightly.run import NightlyOptions, run_nightly
+from pipeline.nightly.engine import engine
+from pipeline.nightly.store import Store
 from tests.sdists import intree_sdist
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import UsageError, WheelUnreadable
-from pipeline.normalize import (
+from pipeline.upstream.normalize import (
     ALL_STEPS,
     PASSES,
     REWRITE_RECORD,

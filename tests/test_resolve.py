@@ -7,8 +7,8 @@ import json
 import pytest
 
 from pipeline.errors import ProjectNotFound, UsageError, VersionNotFound
-from pipeline.net import Client
-from pipeline.resolve import parse_requirement, resolve_release
+from pipeline.engine.net import Client
+from pipeline.engine.resolve import parse_requirement, resolve_release
 from tests.sdists import intree_sdist
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import sandbox
+from pipeline.engine import sandbox
 
 pytestmark = pytest.mark.skipif(sandbox.sandbox_works() is not None, reason=str(sandbox.sandbox_works()))
 

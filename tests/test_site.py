@@ -270,7 +270,7 @@ def test_render_is_deterministic(tmp_path):
 
 
 def test_parallel_render_gives_the_same_bytes(tmp_path):
-    from pipeline.bench.site import synthetic_results
+    from tests.bench.site import synthetic_results
 
     records = synthetic_results(420, versions=1)
     one, two = tmp_path / "one", tmp_path / "two"
@@ -316,7 +316,7 @@ def test_css_colour_pairs_meet_wcag_aa():
 
 
 def test_home_page_stays_small_for_a_big_site(tmp_path):
-    from pipeline.bench.site import synthetic_results
+    from tests.bench.site import synthetic_results
 
     summary = render_site(synthetic_results(600), tmp_path / "site", generated=GENERATED)
     assert summary.home_bytes < 300 * 1024

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.errors import PipelineError, StoreBusy
 from pipeline.records import Build, Environment, Result
-from pipeline.store import RunLock, Store, read_export
+from pipeline.nightly.store import RunLock, Store, read_export
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,7 +120,7 @@ WRITER = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, sys.argv[2])
     from test_store import result
-    from pipeline.store import Store
+    from pipeline.nightly.store import Store
     store = Store.open(Path(sys.argv[1]))
     i = 0
     while True:
@@ -153,7 +153,7 @@ def test_kill_9_while_writing_loses_nothing_committed(tmp_path):
 
 def test_a_second_run_on_the_same_out_refuses_with_one_line(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pipeline.store import RunLock\n"
+        [sys.executable, "-c", "import sys, time; from pipeline.nightly.store import RunLock\n"
          "with RunLock(sys.argv[1]):\n    print('held', flush=True); time.sleep(30)", str(tmp_path)],
         stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
     )
@@ -173,7 +173,7 @@ def test_a_second_run_on_the_same_out_refuses_with_one_line(tmp_path):
 
 def test_wait_blocks_until_the_holder_is_done(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pipeline.store import RunLock\n"
+        [sys.executable, "-c", "import sys, time; from pipeline.nightly.store import RunLock\n"
          "with RunLock(sys.argv[1]):\n    print('held', flush=True); time.sleep(0.5)", str(tmp_path)],
         stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import UnsafeArchive
-from pipeline.unpack import unpack_sdist
+from pipeline.engine.unpack import unpack_sdist
 from tests.sdists import hostile_sdist, intree_sdist
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.check import Checker, CheckOptions
-from pipeline.net import Client
+from pipeline.engine.check import Checker, CheckOptions
+from pipeline.engine.net import Client
 from pipeline.records import Artifact, Release, Result, Upstream
-from pipeline.report import details
+from pipeline.cli.report import details
 from pipeline.cli.upstream import main_upstream
-from pipeline.upstream import Match, check_upstream, classify, latest_kept_wheel, pick_wheel
+from pipeline.upstream.compare import Match, check_upstream, classify, latest_kept_wheel, pick_wheel
 from tests.sdists import LocalIndex, cext_sdist, intree_sdist
 
 
@@ -171,7 +171,7 @@ def test_classify_a_repaired_wheel_as_not_comparable_and_count_the_python_files(
 # -- fetching: verified, and failures are not-checked ---------------------------------------------
 
 def _release(index: LocalIndex, name: str) -> Release:
-    from pipeline.resolve import resolve_release
+    from pipeline.engine.resolve import resolve_release
 
     return resolve_release(Client(), index.url, name)
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import sandbox, vary
-from pipeline.check import Checker, CheckOptions
-from pipeline.build import BuildSettings
+from pipeline.engine import sandbox
+from pipeline import vary
+from pipeline.engine.check import Checker, CheckOptions
+from pipeline.engine.build import BuildSettings
 from pipeline.records import VARIATIONS, Build, Difference, Result
 from tests.sdists import intree_sdist
 
@@ -186,7 +187,7 @@ def test_variation_differences_survive_json():
 
 
 def test_the_report_names_the_variations_and_what_they_changed():
-    from pipeline.report import details
+    from pipeline.cli.report import details
 
     result = Result(name="p", version="1", python="3.11.9", interpreter="cp311", status="reproducible",
                     started="s", finished="f", reproduce="r", sensitive_to=("build_path", "umask"),

@@ -12,13 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
-from .. import environments, report
-from ..sandbox import GiB
-from ..check import Checker, CheckOptions, Progress
+from ..engine import environments
+from . import report
+from ..engine.sandbox import GiB
+from ..engine.check import Checker, CheckOptions, Progress
 from ..errors import PipelineError
-from ..interpreters import discover, parse_wanted
+from ..engine.interpreters import discover, parse_wanted
 from ..records import Result
-from ..resolve import PYPI_SIMPLE
+from ..engine.resolve import PYPI_SIMPLE
 
 
 
@@ -164,7 +165,7 @@ def main_wheelhouse(argv: Sequence[str]) -> int:
 
 
 def main_bench(argv: Sequence[str]) -> int:
-    from .. import bench
+    from tests import bench
 
     parser = argparse.ArgumentParser(prog="nox -s bench --", description="Measure; print figures and ratios.")
     parser.add_argument("areas", nargs="*", help=f"some of: {', '.join(bench.BENCHMARKS)} (default: all)")
@@ -187,6 +188,6 @@ def main_diff(argv: Sequence[str]) -> int:
 
 
 def main_render(argv: Sequence[str]) -> int:
-    from ..site.command import main_render as render
+    from .render import main_render as render
 
     return render(list(argv))

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import PipelineError, UsageError
-from ..lists import TOP_COUNT, TOP_LIST, TOP_URL, refresh_top_list
-from ..nightly import Engine, NightlyOptions, load_engine, load_renderer, run_nightly
-from ..plan import parse_shard
-from ..store import STORE_NAME, RunLock, Store
-from ..sandbox import GiB
+from ..nightly.lists import TOP_COUNT, TOP_LIST, TOP_URL, refresh_top_list
+from ..nightly.run import Engine, NightlyOptions, load_engine, load_renderer, run_nightly
+from ..nightly.plan import parse_shard
+from ..nightly.store import STORE_NAME, RunLock, Store
+from ..engine.sandbox import GiB
 from .check import add_build_options
 
 

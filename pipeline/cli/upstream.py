@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..check import Checker, CheckOptions
+from ..engine.check import Checker, CheckOptions
 from ..errors import PipelineError
 from ..explain import format_differences
-from ..interpreters import discover, parse_wanted
-from ..resolve import resolve_release
-from ..upstream import check_upstream, rebuilt_wheel
-from ..sandbox import GiB
+from ..engine.interpreters import discover, parse_wanted
+from ..engine.resolve import resolve_release
+from ..upstream.compare import check_upstream, rebuilt_wheel
+from ..engine.sandbox import GiB
 from .check import add_build_options
 
 

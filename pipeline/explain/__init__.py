@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import WheelUnreadable
-from ..fetch import sha256_of
+from ..engine.fetch import sha256_of
 from ..records import Difference
 from .base import MEMBER_CAP, Context, Member
 from .causes import CAUSES, DESCRIPTIONS, Cause
@@ -182,6 +182,6 @@ def format_differences(differences: Iterable[Difference], limit: int = 20, *, ex
 
 def main_diff(argv: list[str]) -> int:
     """The ``nox -s diff`` entry (see :mod:`pipeline.explain.command`)."""
-    from .command import main_diff as run  # deferred: the command module imports this package
+    from ..cli.diff import main_diff as run  # deferred: the command module imports this package
 
     return run(argv)

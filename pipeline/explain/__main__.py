@@ -2,6 +2,6 @@
 
 import sys
 
-from .command import main_diff
+from ..cli.diff import main_diff
 
 sys.exit(main_diff(sys.argv[1:]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .command import load_results, main_render
+from ..cli.render import load_results, main_render
 from .data import RunSummary
 from .render import SiteSummary, render_site
 

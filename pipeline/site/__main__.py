@@ -2,6 +2,6 @@
 
 import sys
 
-from .command import main_render
+from ..cli.render import main_render
 
 sys.exit(main_render(sys.argv[1:]))

@@ -1,0 +1,70 @@
+"""``python -m pipeline.site``: render results files (JSON lists of records) into a site folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from ..errors import InvalidRecords, PipelineError
+from ..records import Result
+from ..nightly.store import Store
+from ..site.data import instant
+from ..site.render import render_site
+
+
+def load_results(paths: Iterable[Path]) -> Iterator[Result]:
+    """Read result records from JSON files: a list of records, or an object with a "results" list."""
+    for path in paths:
+        try:
+            payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as error:
+            raise InvalidRecords(str(path), f"cannot read: {error.strerror or error}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InvalidRecords(str(path), f"not JSON: {error}") from None
+        records = payload.get("results") if isinstance(payload, dict) else payload
+        if not isinstance(records, list):
+            raise InvalidRecords(str(path), "expected a JSON list of result records")
+        for index, record in enumerate(records):
+            try:
+                yield Result.from_json(record)
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                raise InvalidRecords(str(path), f"record {index} is not a result: {error!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.site", description="Render the static site.")
+    parser.add_argument("--results", type=Path, nargs="+", help="JSON files of result records (default: the store)")
+    parser.add_argument("--store", type=Path, default=Path("out"), help="the out/ folder whose results store to read")
+    parser.add_argument("--out", type=Path, default=Path("out/site"), help="site folder (default: out/site)")
+    parser.add_argument(
+        "--generated",
+        help="the 'last updated' time shown (default: the newest 'finished' in the results, so renders repeat)",
+    )
+    parser.add_argument("--log-root", type=Path, default=None, help="where relative log paths start (default: .)")
+    return parser
+
+
+def main_render(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.results:
+            results = list(load_results(args.results))
+        else:
+            with Store.open(args.store) as store:
+                results = store.all_results()
+            if args.log_root is None:
+                args.log_root = args.store
+        generated = args.generated or max((instant(r.finished) for r in results), default="")
+        summary = render_site(results, args.out, generated=generated, log_root=args.log_root)
+    except PipelineError as error:
+        print(f"render: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"rendered {summary.projects} projects from {summary.results} results into {summary.out_dir} "
+        f"({summary.files} files, home page {summary.home_bytes // 1024} KB, "
+        f"{summary.logs_copied} logs copied, {summary.logs_missing} missing)"
+    )
+    return 0

@@ -1,0 +1,238 @@
+"""`nox -s nightly`: the watched lists x every interpreter, incremental, resumable, shardable.
+
+The run is: lock out/ -> read lists (and take this shard's slice) -> find interpreters ->
+resolve latest versions concurrently -> plan (pure, see plan.py) -> build on --jobs threads,
+recording each attempt as it ends -> export (shards) -> render the site -> summary.
+The engine (resolve, check, interpreters) is passed in, so this module never imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..errors import UsageError
+from .lists import LISTS_DIR, ListEntry, load_lists
+from .plan import Changes, Plan, Skip, Slot, Task, changes, count_statuses, plan_builds, select_shard
+from ..records import Result
+from ..records import utcnow
+from ..engine.resolve import PYPI_SIMPLE
+from .schedule import Check, Reporter, Resolve, Scheduler, error_result, resolve_all
+from .store import RunLock, Store
+
+Render = Callable[[list[Result], Path], None]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What the nightly needs from the double-build engine.
+
+    ``find_slots(pythons)`` lists the interpreters to build with (all found when empty);
+    ``resolve(name, version_or_None, index_url)`` gives a Release or raises PipelineError;
+    ``check(release, slot)`` builds twice and returns the Result.
+    """
+
+    find_slots: Callable[[Sequence[str]], list[Slot]]
+    resolve: Resolve
+    check: Check
+
+
+@dataclass(frozen=True)
+class NightlyOptions:
+    out_dir: Path = Path("out")
+    lists: tuple[Path, ...] = ()
+    lists_dir: Path = LISTS_DIR
+    pythons: tuple[str, ...] = ()
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    shard: tuple[int, int] | None = None
+    force: bool = False
+    index_url: str = PYPI_SIMPLE
+    wait: bool = False
+    resolve_jobs: int = 8
+    attempts: int = 3
+    backoff: float = 1.0
+    tick: float = 5.0
+    export_dir: Path | None = None
+    today: date | None = None
+    # passed through to the engine's check, as in `nox -s check`
+    timeout: float = 1800.0
+    memory: int = 8 * 1024**3
+    unsandboxed: bool = False
+    vary: bool = False
+    find_links: tuple[str, ...] = ()
+    #: where the engine keeps caches, environments and kept builds (default: out_dir)
+    work_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a run did, for the end-of-run report."""
+
+    projects: int
+    interpreters: tuple[str, ...]
+    built: tuple[Result, ...]
+    failed_resolution: tuple[Result, ...]
+    skipped: tuple[Skip, ...]
+    unknown: tuple[str, ...]
+    unresolved: tuple[str, ...]
+    changes: Changes
+    phases: dict[str, float]
+    total: float
+    export: Path | None = None
+    rendered: bool = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return count_statuses(r.status for r in self.failed_resolution + self.built)
+
+    @property
+    def waiting(self) -> tuple[Skip, ...]:
+        return tuple(s for s in self.skipped if "waiting a week" in s.reason)
+
+    def lines(self) -> list[str]:
+        counts = ", ".join(f"{n} {status}" for status, n in self.counts.items()) or "nothing built"
+        out = [
+            f"nightly: {self.projects} projects x {len(self.interpreters)} interpreters"
+            f" ({', '.join(self.interpreters)}): {len(self.built)} built, {len(self.skipped)} up to date or waiting,"
+            f" {len(self.unknown) + len(self.unresolved)} not resolved",
+            f"results: {counts}",
+        ]
+        for label, items in (("unknown in the index", self.unknown), ("could not resolve", self.unresolved)):
+            out += [f"{label}: {item}" for item in items]
+        out += [f"waiting: {s.name} {s.version} {s.interpreter}: {s.reason}" for s in self.waiting]
+        out += [f"new unreproducible: {n} {v} {i}" for n, i, v in self.changes.new_unreproducible]
+        out += [f"newly fixed: {n} {v} {i}" for n, i, v in self.changes.newly_fixed]
+        phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.phases.items())
+        out.append(f"time: {self.total:.1f}s total ({phases})")
+        if self.export:
+            out.append(f"exported this run's results to {self.export}")
+        return out
+
+
+class _Phases:
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self._start = time.monotonic()
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        self.times[name] = now - self._start
+        self._start = now
+
+
+def run_nightly(
+    engine: Engine,
+    options: NightlyOptions,
+    entries: Sequence[ListEntry] | None = None,
+    reporter: Reporter | None = None,
+    render: Render | None = None,
+) -> Summary:
+    """One nightly run over ``options.out_dir``; raises StoreBusy when another run holds it."""
+    begun = time.monotonic()
+    phases = _Phases()
+    with RunLock(options.out_dir, wait=options.wait), Store.open(options.out_dir) as store:
+        chosen = list(entries) if entries is not None else load_lists(options.lists or None, options.lists_dir)
+        if options.shard:
+            chosen = select_shard(chosen, *options.shard)
+        slots = engine.find_slots(options.pythons)
+        if not slots:
+            wanted = ", ".join(options.pythons) or "any"
+            raise UsageError(f"no Python interpreter found (asked for: {wanted})")
+        snapshot = store.snapshot()
+        before = store.latest_statuses()
+        first_new = store.last_id() + 1
+        phases.mark("setup")
+
+        resolved = resolve_all(
+            chosen, engine.resolve, options.index_url, options.resolve_jobs, options.attempts, options.backoff
+        )
+        recorded: list[Result] = []
+        for failure in (r for r in resolved if r.release is None):
+            for slot in slots:
+                result = error_result(
+                    failure.entry.name, failure.entry.version or "", slot, failure.message, options.index_url, utcnow()
+                )
+                store.add(result, base=slot.base)
+                recorded.append(result)
+        phases.mark("resolve")
+
+        releases = [r.release for r in resolved if r.release is not None]
+        plan: Plan = plan_builds(releases, slots, snapshot, options.force, options.today or utc_today())
+        phases.mark("plan")
+
+        def record(task: Task, result: Result) -> None:
+            store.add(result, base=task.slot.base)
+
+        scheduler = Scheduler(
+            engine.check,
+            record,
+            jobs=options.jobs,
+            reporter=reporter,
+            attempts=options.attempts,
+            backoff=options.backoff,
+            tick=options.tick,
+            index_url=options.index_url,
+        )
+        built = scheduler.run(plan.tasks)
+        phases.mark("build")
+
+        export = None
+        if options.export_dir is not None:
+            export = store.export(options.export_dir, export_label(options, slots), since_id=first_new - 1)
+        rendered = False
+        if render is not None:
+            render(store.all_results(), options.out_dir / "site")
+            rendered = True
+        phases.mark("render")
+        after = store.latest_statuses()
+
+    return Summary(
+        projects=len(chosen),
+        interpreters=tuple(s.interpreter for s in slots),
+        built=tuple(built),
+        failed_resolution=tuple(recorded),
+        skipped=plan.skipped,
+        unknown=tuple(r.message for r in resolved if r.unknown),
+        unresolved=tuple(r.message for r in resolved if r.release is None and not r.unknown),
+        changes=changes(before, after),
+        phases=phases.times,
+        total=time.monotonic() - begun,
+        export=export,
+        rendered=rendered,
+    )
+
+
+def export_label(options: NightlyOptions, slots: Sequence[Slot]) -> str:
+    """A readable stem for export files: shard and interpreters (uniqueness comes from a uuid)."""
+    shard = f"shard{options.shard[0]}of{options.shard[1]}" if options.shard else "all"
+    return f"{shard}-{'-'.join(s.interpreter for s in slots)}"
+
+
+def utc_today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+# -- command line (the library above never prints; these entries do) -------------------------
+
+
+def load_engine(options: NightlyOptions) -> Engine:
+    """The real double-build engine, adapted to :class:`Engine`."""
+    from . import engine as nightly_engine
+
+    return nightly_engine.engine(options)
+
+
+def load_renderer(log_root: Path | None = None) -> Render:
+    """The site renderer; the page's "last updated" is the newest result, so a store renders the same twice."""
+    from ..site import render_site
+    from ..site.data import instant
+
+    def render(results: list[Result], out_dir: Path) -> None:
+        generated = max((instant(r.finished) for r in results), default="")
+        render_site(results, out_dir, generated=generated, log_root=log_root)
+
+    return render
