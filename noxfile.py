@@ -27,7 +27,8 @@ def check(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks: figures and ratios against baselines run in the same process."""
-    _pipeline(session, "bench")
+    session.install(*TESTS)
+    session.run("python", "-m", "tests.bench", *session.posargs)
 
 
 @nox.session(default=False)

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, get_args
+from typing import Any, Iterator, Literal, Mapping, get_args
+
+from .errors import InvalidRecords
 
 SCHEMA_VERSION = 1
 
@@ -32,11 +35,15 @@ def utcnow() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+@functools.lru_cache(maxsize=262144)
 def sortable_utc(stamp: str) -> str:
     """An ISO 8601 time as UTC with microseconds, so "…Z", "…+00:00" and other offsets sort right.
 
-    ValueError when ``stamp`` is not ISO 8601; a time without an offset is taken as UTC.
+    "" (unknown) stays "" and sorts oldest; ValueError when ``stamp`` is not ISO 8601 (records are
+    checked when read, so a stored one always is); a time without an offset is taken as UTC.
     """
+    if not stamp:
+        return ""
     moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
@@ -59,7 +66,8 @@ class Artifact:
     yanked: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return _drop_none(dataclasses.asdict(self))
+        return _drop_none({"filename": self.filename, "url": self.url, "sha256": self.sha256, "size": self.size,
+                           "upload_time": self.upload_time, "yanked": self.yanked})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Artifact:
@@ -139,10 +147,9 @@ class Build:
     timed_out: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["variations"] = list(self.variations)
-        data["seconds"] = round(self.seconds, 3)
-        return data
+        return {"wheel": self.wheel, "sha256": self.sha256, "seconds": round(self.seconds, 3), "path": self.path,
+                "log": self.log, "returncode": self.returncode, "build_dir": self.build_dir,
+                "variations": list(self.variations), "timed_out": self.timed_out}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Build:
@@ -174,7 +181,10 @@ class Difference:
     cause: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return _drop_none(dataclasses.asdict(self))
+        data = {"path": self.path, "kind": self.kind, "detail": self.detail}
+        if self.cause is not None:
+            data["cause"] = self.cause
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Difference:
@@ -228,7 +238,7 @@ class Isolation:
     user: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {"sandbox": self.sandbox, "offline": self.offline, "user": self.user}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Isolation:
@@ -237,7 +247,11 @@ class Isolation:
 
 @dataclass(frozen=True)
 class Result:
-    """One (project, version, interpreter) check: the unit the store keeps and the site shows."""
+    """One (project, version, interpreter) check: the unit the store keeps and the site shows.
+
+    :meth:`to_json` is the one serializer (the site writes every attempt through it, so it builds
+    plain dicts by hand: ``dataclasses.asdict`` deep-copies and costs about ten times more).
+    """
 
     name: str
     version: str
@@ -303,6 +317,8 @@ class Result:
         status = data["status"]
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
+        for stamp in ("started", "finished"):
+            sortable_utc(data.get(stamp) or "")  # ValueError for a time that is not ISO 8601
         return cls(
             name=data["name"],
             version=data["version"],
@@ -327,3 +343,18 @@ class Result:
             diffoscope=data.get("diffoscope"),
             tracker=data.get("tracker", ""),
         )
+
+
+def results_from_json(payload: Any, source: str) -> Iterator[Result]:
+    """Records from parsed JSON: a list of results, or an object with a "results" list.
+
+    InvalidRecords (naming ``source`` and the record) when it is neither or a record is malformed.
+    """
+    records = payload.get("results") if isinstance(payload, dict) else payload
+    if not isinstance(records, list):
+        raise InvalidRecords(source, "expected a JSON list of result records")
+    for index, record in enumerate(records):
+        try:
+            yield Result.from_json(record)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise InvalidRecords(source, f"record {index} is not a result: {error!r}") from None

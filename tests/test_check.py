@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.engine import environments
+from pipeline.engine import environments, sandbox
 from pipeline.records import Result
 from pipeline.engine.workspace import BUILD_ROOT
 import shutil
@@ -116,11 +116,14 @@ def test_the_build_lock_is_resolved_once_and_reused(index, make_checker, interpr
     index.add("cextpkg", "cextpkg-1.0.tar.gz", cext_sdist("cextpkg", "1.0"))
     checker = make_checker(index)
     target = checker.target("cextpkg")
-    first = checker.environment(target, interpreters["3.11"])
-    log = checker.keep_dir(target, interpreters["3.11"]) / "environment.log"
-    second = checker.environment(target, interpreters["3.11"])
+    with sandbox.lease_uid() as uid:
+        with checker.prepare(target, interpreters["3.11"], uid) as prepared:
+            first = prepared.environment
+        with checker.prepare(target, interpreters["3.11"], uid) as prepared:
+            second = prepared.environment
+    log = prepared.keep_dir / "environment.log"
 
-    assert first == second
+    assert first == second and first.requirements
     assert not log.exists() or "--dry-run" not in log.read_text(), "the cached lock is used, nothing is resolved again"
 
 
@@ -157,14 +160,15 @@ def test_rust_crates_are_prefetched_and_the_build_stays_offline(index, make_chec
     assert "cargo fetch --locked" in log
 
 
-def test_an_unreachable_index_during_resolution_is_an_error_never_build_failed(index, make_checker, interpreters):
+def test_an_unreachable_index_during_resolution_is_an_error_never_build_failed(index, make_checker, interpreters,
+                                                                               tmp_path):
     """pip ends a failed download with "No matching distribution found": that is not the package's fault."""
     index.add("netpkg", "netpkg-1.0.tar.gz", cext_sdist("netpkg", "1.0"))
     checker = make_checker(index)
     target = checker.target("netpkg")
     interpreter = interpreters["3.11"]
     toolchain = environments.read_lock(environments.toolchain_lock_path(interpreter))
-    checker.provisioner.ensure(interpreter, toolchain, (), checker.keep_dir(target, interpreter) / "base.log")
+    checker.provisioner.ensure(interpreter, toolchain, (), tmp_path / "base.log")
     offline = make_checker(index, index_url="http://127.0.0.1:9/simple/", find_links=())
     result = offline.check(target, interpreter)
 

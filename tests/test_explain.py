@@ -14,7 +14,8 @@ from typing import Callable
 import pytest
 
 from pipeline.errors import PipelineError, WheelUnreadable
-from pipeline.explain import CAUSES, compare_wheels, format_differences, main_diff
+from pipeline.cli import main
+from pipeline.explain import CAUSES, compare_wheels, format_differences
 
 DIST = "demo-1.0.dist-info"
 RECORD = f"{DIST}/RECORD"
@@ -270,16 +271,16 @@ def test_unreadable_wheels_raise_one_line_errors(damage: str, wheel_a: Path, tmp
 
 
 def test_main_diff_exit_codes(wheel_a: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main_diff([str(wheel_a), str(wheel_a)]) == 0
+    assert main(["diff", str(wheel_a), str(wheel_a)]) == 0
     assert "identical" in capsys.readouterr().out
     b = _wheel_b(tmp_path, CASES["build-path"][0](BASE))
-    assert main_diff([str(wheel_a), str(b), "--excerpts"]) == 1
+    assert main(["diff", str(wheel_a), str(b), "--excerpts"]) == 1
     out = capsys.readouterr().out
     assert "build_path" in out and "demo/_build.py" in out and "derived" in out
-    assert main_diff([str(wheel_a), str(tmp_path / "nope.whl")]) == 2
+    assert main(["diff", str(wheel_a), str(tmp_path / "nope.whl")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot read wheel") and err.count("\n") == 1
-    assert main_diff([str(wheel_a), str(b), "--json"]) == 1
+    assert err.startswith("diff: error: cannot read wheel") and err.count("\n") == 1
+    assert main(["diff", str(wheel_a), str(b), "--json"]) == 1
     assert '"build_path": 1' in capsys.readouterr().out
 
 
@@ -289,7 +290,7 @@ def test_python_dash_m_runs_the_command(wheel_a: Path, tmp_path: Path) -> None:
 
     b = _wheel_b(tmp_path, CASES["mode-only"][0](BASE))
     root = Path(__file__).resolve().parent.parent
-    command = [sys.executable, "-m", "pipeline.explain", str(wheel_a), str(b)]
+    command = [sys.executable, "-m", "pipeline", "diff", str(wheel_a), str(b)]
     done = subprocess.run(command, cwd=root, capture_output=True, text=True)
     assert done.returncode == 1, done.stderr
     assert "file_mode" in done.stdout

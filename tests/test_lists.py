@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import InvalidList, PipelineError
+from pipeline.cli import main
 from pipeline.cli.nightly import main_lists
 from pipeline.nightly.lists import ListEntry, load_lists, parse_list, refresh_top_list
 
@@ -145,6 +146,7 @@ def test_refresh_refuses_a_malformed_ranking(tmp_path, capsys):
     dest.write_text("requests\n")
     for payload in ('{"rows": []}', '{"rows": [{"project": "bad name!"}]}', "not json"):
         source.write_text(payload)
-        assert main_lists(["--dest", str(dest), "--url", source.as_uri()]) == 1
-        assert capsys.readouterr().out.startswith("lists: ")
+        assert main(["lists", "--dest", str(dest), "--url", source.as_uri()]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("lists: error: ") and err.count("\n") == 1
     assert dest.read_text() == "requests\n"

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import StoreBusy, UsageError
+from pipeline.engine.net import Retry
+from pipeline.engine.options import CheckOptions
+from pipeline.cli import main
+from pipeline.errors import PipelineError, StoreBusy, UsageError
 from pipeline.nightly.lists import ListEntry
 from pipeline.cli.nightly import main_merge, main_nightly
 from pipeline.nightly.run import NightlyOptions, run_nightly
@@ -28,9 +31,9 @@ def entries(*names: str) -> list[ListEntry]:
 
 def options(tmp_path: Path, **kw) -> NightlyOptions:
     kw.setdefault("jobs", 2)
-    kw.setdefault("backoff", 0.0)
+    kw.setdefault("retry", Retry(attempts=3, backoff=0.0))
     kw.setdefault("tick", 0.05)
-    return NightlyOptions(out_dir=tmp_path / "out", index_url="file:///index/", **kw)
+    return NightlyOptions(out_dir=tmp_path / "out", check=CheckOptions(index_url="file:///index/"), **kw)
 
 
 def stored(tmp_path: Path) -> list:
@@ -93,7 +96,7 @@ def test_force_rebuilds_everything(tmp_path):
 
 def test_index_failing_twice_then_working_is_retried_without_error_rows(tmp_path):
     fake = FakeEngine({"alpha": ["1.0"]}, resolve_failures={"alpha": 2})
-    summary = run_nightly(fake.engine(), options(tmp_path, attempts=3), entries("alpha"))
+    summary = run_nightly(fake.engine(), options(tmp_path, retry=Retry(attempts=3, backoff=0.0)), entries("alpha"))
     assert fake.resolve_calls == ["alpha", "alpha", "alpha"]
     assert [r.status for r in stored(tmp_path)] == ["reproducible"]
     assert summary.unresolved == ()
@@ -101,18 +104,18 @@ def test_index_failing_twice_then_working_is_retried_without_error_rows(tmp_path
 
 def test_index_down_all_night_records_errors_never_verdicts_and_retries_next_night(tmp_path):
     fake = FakeEngine({"alpha": ["1.0"], "beta": ["1.0"]}, resolve_failures={"alpha": 3})
-    summary = run_nightly(fake.engine(), options(tmp_path, attempts=3), entries("alpha", "beta"))
+    summary = run_nightly(fake.engine(), options(tmp_path, retry=Retry(attempts=3, backoff=0.0)), entries("alpha", "beta"))
     assert summary.unresolved and "503" in summary.unresolved[0] and "after 3 attempts" in summary.unresolved[0]
     with Store.open(tmp_path / "out") as store:
-        assert "alpha" not in {name for name, _ in store.latest()}
-        assert [r.status for r in store.history("alpha")] == ["error"]
+        assert "alpha" not in {name for name, _ in store.latest_statuses()}
+        assert [r.status for r in store.all_results() if r.name == "alpha"] == ["error"]
     run_nightly(fake.engine(), options(tmp_path), entries("alpha", "beta"))
     assert ("alpha", "1.0", "cp312") in fake.check_calls
 
 
 def test_build_errors_are_retried_in_the_run(tmp_path):
     fake = FakeEngine({"alpha": ["1.0"]}, check_failures={"alpha": 1})
-    summary = run_nightly(fake.engine(), options(tmp_path, attempts=3), entries("alpha"))
+    summary = run_nightly(fake.engine(), options(tmp_path, retry=Retry(attempts=3, backoff=0.0)), entries("alpha"))
     assert [r.status for r in summary.built] == ["reproducible"]
     assert [r.status for r in stored(tmp_path)] == ["error", "reproducible"]
 
@@ -124,12 +127,12 @@ def test_unknown_project_is_reported_and_the_run_continues(tmp_path):
     assert fake.resolve_calls.count("no-such-project") == 1  # an answer, not a failure: no retry
     assert ("alpha", "1.0", "cp312") in fake.check_calls
     with Store.open(tmp_path / "out") as store:
-        assert list(store.latest()) == [("alpha", "cp312")]
+        assert list(store.latest_statuses()) == [("alpha", "cp312")]
 
 
 def test_one_failing_build_does_not_stop_the_run(tmp_path):
     fake = FakeEngine({"alpha": ["1.0"], "beta": ["1.0"]}, check_failures={"alpha": 99})
-    summary = run_nightly(fake.engine(), options(tmp_path, attempts=2), entries("alpha", "beta"))
+    summary = run_nightly(fake.engine(), options(tmp_path, retry=Retry(attempts=2, backoff=0.0)), entries("alpha", "beta"))
     assert summary.counts == {"error": 1, "reproducible": 1}
 
 
@@ -219,7 +222,8 @@ VERDICTS = {("broken", "0.1"): "unreproducible"}
 
 def _run_shard(out: str, shard: tuple[int, int] | None, export: str | None) -> None:
     fake = FakeEngine(dict(INDEX), pythons=("3.11", "3.12"), verdicts=VERDICTS, finished="2026-05-01T02:00:00+00:00")
-    opts = NightlyOptions(out_dir=Path(out), jobs=2, shard=shard, index_url="file:///i/", backoff=0.0,
+    opts = NightlyOptions(out_dir=Path(out), jobs=2, shard=shard, check=CheckOptions(index_url="file:///i/"),
+                          retry=Retry(attempts=3, backoff=0.0),
                           export_dir=Path(export) if export else None)
     run_nightly(fake.engine(), opts, entries(*sorted(INDEX)))
 
@@ -249,10 +253,12 @@ def test_shards_in_separate_processes_merge_to_the_single_run(tmp_path):
 
 def test_main_nightly_reports_bad_input_in_one_line(tmp_path, capsys):
     fake = FakeEngine({"alpha": ["1.0"]})
-    assert main_nightly(["--out", str(tmp_path), "--shard", "9/4"], engine=fake.engine()) == 1
-    assert capsys.readouterr().err.strip() == "nightly: --shard wants K/N with 1 <= K <= N, got '9/4'"
-    assert main_nightly(["--out", str(tmp_path), "--python", "2.7", "--list", "nope.txt"], engine=fake.engine()) == 1
-    assert "cannot read list nope.txt" in capsys.readouterr().err
+    with pytest.raises(UsageError, match=r"^--shard wants K/N with 1 <= K <= N, got '9/4'$"):
+        main_nightly(["--out", str(tmp_path), "--shard", "9/4"], engine=fake.engine())
+    assert main(["nightly", "--out", str(tmp_path), "--shard", "9/4"]) == 2
+    assert capsys.readouterr().err.strip() == "nightly: error: --shard wants K/N with 1 <= K <= N, got '9/4'"
+    with pytest.raises(PipelineError, match="cannot read list nope.txt"):
+        main_nightly(["--out", str(tmp_path), "--python", "2.7", "--list", "nope.txt"], engine=fake.engine())
 
 
 def test_main_nightly_runs_and_prints_a_summary(tmp_path, capsys):
@@ -273,7 +279,7 @@ def test_empty_snapshot_plans_every_pair():
 def test_main_merge_refuses_a_bad_file_in_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("[]")
-    assert main_merge(["--out", str(tmp_path / "out"), str(bad)]) == 1
+    assert main(["merge", "--out", str(tmp_path / "out"), str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a results export" in err
 
@@ -285,7 +291,7 @@ def test_a_second_run_the_same_day_rebuilds_nothing_not_even_failures(tmp_path):
                       check_failures={"gamma": 99})
     names = entries("alpha", "beta", "gamma")
     fake.finished = f"{today}T02:00:00+00:00"
-    run_nightly(fake.engine(), options(tmp_path, attempts=2, today=today), names)
+    run_nightly(fake.engine(), options(tmp_path, retry=Retry(attempts=2, backoff=0.0), today=today), names)
     assert {call[0] for call in fake.check_calls} == {"alpha", "beta", "gamma"}
 
     fake.check_calls.clear()
@@ -294,7 +300,7 @@ def test_a_second_run_the_same_day_rebuilds_nothing_not_even_failures(tmp_path):
 
     tomorrow = today + timedelta(days=1)
     fake.finished = f"{tomorrow}T02:00:00+00:00"
-    run_nightly(fake.engine(), options(tmp_path, attempts=1, today=tomorrow), names)
+    run_nightly(fake.engine(), options(tmp_path, retry=Retry(attempts=1, backoff=0.0), today=tomorrow), names)
     assert {call[0] for call in fake.check_calls} == {"alpha", "beta", "gamma"}, "the next night tries again"
 
 

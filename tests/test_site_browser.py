@@ -12,7 +12,7 @@ import pytest
 from pipeline.records import Difference, Isolation
 from pipeline.site import render_site
 
-from test_site import HOSTILE, result
+from tests.test_site import HOSTILE, result
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -38,7 +38,7 @@ def store(tmp_path):
 def test_every_attempt_is_kept(store):
     assert store.add(result(status="unreproducible", finished="2026-01-01T02:00:00+00:00"))
     assert store.add(result(status="reproducible", finished="2026-01-02T02:00:00+00:00"))
-    assert [r.status for r in store.history("alpha")] == ["unreproducible", "reproducible"]
+    assert [r.status for r in store.all_results()] == ["unreproducible", "reproducible"]
     assert store.count() == 2
 
 
@@ -53,28 +53,23 @@ def test_latest_verdict_per_project_and_interpreter_ignores_errors(store):
     store.add(result(status="reproducible", finished="2026-01-02T02:00:00+00:00"))
     store.add(result(status="error", finished="2026-01-03T02:00:00+00:00"))
     store.add(result(interpreter="cp311", status="build-failed"))
-    latest = store.latest()
-    assert {k: r.status for k, r in latest.items()} == {("alpha", "cp312"): "reproducible", ("alpha", "cp311"): "build-failed"}
-    assert store.latest(include_errors=True)[("alpha", "cp312")].status == "error"
-    assert store.latest_statuses()[("alpha", "cp312")] == ("1.0", "reproducible")
+    assert store.latest_statuses() == {("alpha", "cp312"): ("1.0", "reproducible"),
+                                       ("alpha", "cp311"): ("1.0", "build-failed")}
 
 
 def test_verdict_is_per_environment_base(store):
     store.add(result(status="error"))
-    assert store.verdict("alpha", "1.0", "cp312", "base-312") is None
+    assert store.snapshot().verdicts == {}
     store.add(result(status="reproducible"))
-    assert store.verdict("alpha", "1.0", "cp312", "base-312") == "reproducible"
-    assert store.verdict("alpha", "1.0", "cp312", "other-lock") is None
-    assert store.verdict("alpha", "1.1", "cp312", "base-312") is None
+    assert store.snapshot().verdicts == {("alpha", "1.0", "cp312", "base-312"): "reproducible"}
 
 
 def test_failure_streak_counts_nights_and_stops_at_another_verdict(store):
     for day, status in (("01", "build-failed"), ("02", "reproducible"), ("03", "build-failed"),
                         ("04", "build-failed"), ("04", "error"), ("05", "build-failed")):
         store.add(result(status=status, finished=f"2026-01-{day}T02:00:00+00:00"))
-    streak = store.failure_streak("alpha", "1.0", "cp312", "base-312")
+    streak = store.snapshot().streaks[("alpha", "1.0", "cp312", "base-312")]
     assert (streak.status, streak.nights, streak.last) == ("build-failed", 3, "2026-01-05")
-    assert store.snapshot().streaks[("alpha", "1.0", "cp312", "base-312")] == streak
 
 
 def test_snapshot_durations_and_attempts(store):
@@ -145,10 +140,11 @@ def test_kill_9_while_writing_loses_nothing_committed(tmp_path):
     child.wait()
     assert acknowledged >= 40
     with Store.open(tmp_path) as reopened:
-        assert reopened.integrity() == "ok"
         names = {r.name for r in reopened.all_results()}
     assert {f"p{i}" for i in range(acknowledged + 1)} <= names
-    assert sqlite3.connect(tmp_path / "results.sqlite").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    database = sqlite3.connect(tmp_path / "results.sqlite")
+    assert database.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert database.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_a_second_run_on_the_same_out_refuses_with_one_line(tmp_path):
@@ -189,5 +185,5 @@ def test_times_in_different_notations_sort_as_times(store):
     store.add(result(status="unreproducible", finished="2026-01-01T03:00:00+01:00"))  # 02:00 UTC
     store.add(result(status="reproducible", finished="2026-01-01T02:30:00Z"))
     store.add(result(interpreter="cp311", status="build-failed", finished="2026-01-01T23:30:00-02:00"))  # next day UTC
-    assert [r.status for r in store.history("alpha")] == ["unreproducible", "reproducible", "build-failed"]
-    assert store.failure_streak("alpha", "1.0", "cp311", "base-312").last == "2026-01-02"
+    assert [r.status for r in store.all_results()] == ["unreproducible", "reproducible", "build-failed"]
+    assert store.snapshot().streaks[("alpha", "1.0", "cp311", "base-312")].last == "2026-01-02"

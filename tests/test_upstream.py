@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.engine.check import Checker, CheckOptions
-from pipeline.engine.net import Client
+from pipeline.engine.net import Client, Retry
 from pipeline.records import Artifact, Release, Result, Upstream
 from pipeline.cli.report import details
-from pipeline.cli.upstream import main_upstream
-from pipeline.upstream.compare import Match, check_upstream, classify, latest_kept_wheel, pick_wheel
+from pipeline.cli.upstream import latest_kept_wheel, main_upstream
+from pipeline.upstream.compare import Match, check_upstream, classify, pick_wheel
 from tests.sdists import LocalIndex, cext_sdist, intree_sdist
 
 
@@ -147,7 +147,7 @@ def test_a_difference_only_in_metadata_says_so_and_names_both_backends(handmade,
 
 
 def test_check_has_a_no_upstream_flag():
-    from pipeline.cli.check import _check_parser
+    from pipeline.cli.check import _parser as _check_parser
 
     assert _check_parser().parse_args(["six", "--no-upstream"]).no_upstream
     assert not _check_parser().parse_args(["six"]).no_upstream
@@ -187,7 +187,7 @@ def test_a_wheel_failing_its_digest_is_not_checked_and_never_a_verdict(handmade,
 def test_an_unreachable_wheel_is_not_checked_with_the_reason(handmade, tmp_path):
     artifact = Artifact(handmade.name, "http://127.0.0.1:9/uppkg-1.0-py3-none-any.whl", "ab" * 32)
     release = Release("uppkg", "1.0", None, (artifact,))
-    upstream = check_upstream(Client(retries=0, timeout=5), release, handmade, tmp_path / "store", tmp_path / "s")
+    upstream = check_upstream(Client(timeout=5, retry=Retry(attempts=1)), release, handmade, tmp_path / "store", tmp_path / "s")
     assert upstream.status == "not-checked" and "cannot reach" in upstream.note
     assert upstream.wheel == handmade.name
 

@@ -179,7 +179,8 @@ def test_run_variations_never_builds_or_calls_same_what_cannot_be_applied():
 
 def test_variation_differences_survive_json():
     result = Result(name="p", version="1", python="3.11.9", interpreter="cp311", status="reproducible",
-                    started="s", finished="f", reproduce="r", variations={"umask": "differs"},
+                    started="2026-01-01T00:00:00Z", finished="2026-01-01T00:00:01Z", reproduce="r",
+                    variations={"umask": "differs"},
                     sensitive_to=("umask",), variation_differences=(Difference("p/x.py", "content", "d", "content"),))
     assert Result.from_json(json.loads(json.dumps(result.to_json()))) == result
     assert result.to_json()["variation_differences"] == [{"path": "p/x.py", "kind": "content", "detail": "d",

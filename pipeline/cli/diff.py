@@ -1,4 +1,4 @@
-"""``python -m pipeline.explain A.whl B.whl``: print how two wheels differ (exit 0 same, 1 different, 2 error)."""
+"""``diff A.whl B.whl``: print how two wheels differ (exit 0 same, 1 different)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import PipelineError
 from ..explain import compare_wheels, format_differences
 from ..explain.causes import DESCRIPTIONS
 
@@ -27,15 +26,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main_diff(argv: list[str], out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exit_:  # argparse already printed the usage line
-        return 2 if exit_.code else 0
-    try:
-        comparison = compare_wheels(args.a, args.b, diffoscope_dir=args.diffoscope, diffoscope_timeout=args.timeout)
-    except PipelineError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    args = _parser().parse_args(argv)
+    comparison = compare_wheels(args.a, args.b, diffoscope_dir=args.diffoscope, diffoscope_timeout=args.timeout)
     if args.json:
         json.dump(comparison.to_json(), out, indent=2)
         out.write("\n")

@@ -1,4 +1,4 @@
-"""The nightly, merge and lists commands (the live view and the summaries are printed here)."""
+"""``nightly``, ``merge`` and ``lists``: the command line builds the engine and renderer and prints."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import PipelineError, UsageError
+from ..errors import UsageError
 from ..nightly.lists import TOP_COUNT, TOP_LIST, TOP_URL, refresh_top_list
-from ..nightly.run import Engine, NightlyOptions, load_engine, load_renderer, run_nightly
 from ..nightly.plan import parse_shard
+from ..nightly.run import Engine, NightlyOptions, Render, run_nightly
 from ..nightly.store import STORE_NAME, RunLock, Store
-from ..engine.sandbox import GiB
-from .check import add_build_options
+from ..records import Result, sortable_utc
+from .options import add_build_options, check_options
 
 
 def nightly_parser() -> argparse.ArgumentParser:
@@ -46,35 +46,40 @@ def options_from_args(args: argparse.Namespace) -> NightlyOptions:
     export = args.export or (args.out / "shard-results" if shard else None)
     return NightlyOptions(
         out_dir=args.out,
+        check=check_options(args, args.work_dir or args.out, vary=args.vary),
         lists=tuple(args.lists),
         pythons=tuple(args.pythons),
         jobs=args.jobs,
         shard=shard,
         force=args.force,
-        index_url=args.index_url,
         wait=args.wait,
         export_dir=export,
-        timeout=args.timeout,
-        memory=int(args.memory * GiB),
-        unsandboxed=args.unsandboxed,
-        vary=args.vary,
-        find_links=tuple(args.find_links),
-        work_dir=args.work_dir,
     )
 
 
+def site_renderer(log_root: Path) -> Render:
+    """The site renderer; the page's "last updated" is the newest result, so a store renders the same twice."""
+    from ..site import render_site
+
+    def render(results: list[Result], out_dir: Path) -> None:
+        generated = max((sortable_utc(r.finished) for r in results if r.finished), default="")
+        render_site(results, out_dir, generated=generated, log_root=log_root)
+
+    return render
+
+
 def main_nightly(argv: Sequence[str], engine: Engine | None = None) -> int:
-    """`nox -s nightly`: prints the live view and the summary; exit 1 with one line on bad input."""
+    """`nox -s nightly`: prints the live view and the summary."""
     args = nightly_parser().parse_args(list(argv))
-    try:
-        options = options_from_args(args)
-        # A shard renders nothing: the final CI job renders once from the merged store.
-        render = None if (args.no_render or options.shard) else load_renderer(options.work_dir or options.out_dir)
-        reporter = None if args.quiet else (lambda progress: print(progress.line(), flush=True))
-        summary = run_nightly(engine or load_engine(options), options, reporter=reporter, render=render)
-    except PipelineError as exc:
-        print(f"nightly: {exc}", file=sys.stderr)
-        return 1
+    options = options_from_args(args)
+    if engine is None:
+        from ..nightly.engine import engine as real_engine
+
+        engine = real_engine(options.check)
+    # A shard renders nothing: the final CI job renders once from the merged store.
+    render = None if (args.no_render or options.shard) else site_renderer(options.check.out)
+    reporter = None if args.quiet else (lambda progress: print(progress.line(), flush=True))
+    summary = run_nightly(engine, options, reporter=reporter, render=render)
     for line in summary.lines():
         print(line)
     if summary.rendered:
@@ -94,16 +99,10 @@ def main_merge(argv: Sequence[str]) -> int:
     files: list[Path] = []
     for path in args.files:
         files.extend(sorted(path.rglob("*.json")) if path.is_dir() else [path])
-    try:
-        with RunLock(args.out, wait=args.wait), Store.open(args.out) as store:
-            added = store.merge(files)
-            total = store.count()
-            exported = (
-                store.export(args.export_all.parent, "all", filename=args.export_all.name) if args.export_all else None
-            )
-    except PipelineError as exc:
-        print(f"merge: {exc}", file=sys.stderr)
-        return 1
+    with RunLock(args.out, wait=args.wait), Store.open(args.out) as store:
+        added = store.merge(files)
+        total = store.count()
+        exported = store.export(args.export_all.parent, "all", filename=args.export_all.name) if args.export_all else None
     print(f"merge: {added} new results from {len(files)} files; {total} in {args.out / STORE_NAME}")
     if exported:
         print(f"merge: wrote the whole store to {exported}")
@@ -117,10 +116,6 @@ def main_lists(argv: Sequence[str]) -> int:
     parser.add_argument("--dest", type=Path, default=TOP_LIST)
     parser.add_argument("--count", type=int, default=TOP_COUNT)
     args = parser.parse_args(list(argv))
-    try:
-        outcome = refresh_top_list(args.dest, args.url, args.count)
-    except PipelineError as exc:
-        print(f"lists: {exc}")
-        return 1
+    outcome = refresh_top_list(args.dest, args.url, args.count)
     print(f"lists: {outcome.message}")
     return 0

@@ -1,4 +1,4 @@
-"""``python -m pipeline.site``: render results files (JSON lists of records) into a site folder."""
+"""``render``: the static site from the results store, or from files of result records."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from ..errors import InvalidRecords, PipelineError
-from ..records import Result
+from ..errors import InvalidRecords
+from ..records import Result, results_from_json, sortable_utc
 from ..nightly.store import Store
-from ..site.data import instant
 from ..site.render import render_site
 
 
@@ -24,18 +23,11 @@ def load_results(paths: Iterable[Path]) -> Iterator[Result]:
             raise InvalidRecords(str(path), f"cannot read: {error.strerror or error}") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise InvalidRecords(str(path), f"not JSON: {error}") from None
-        records = payload.get("results") if isinstance(payload, dict) else payload
-        if not isinstance(records, list):
-            raise InvalidRecords(str(path), "expected a JSON list of result records")
-        for index, record in enumerate(records):
-            try:
-                yield Result.from_json(record)
-            except (KeyError, TypeError, ValueError, AttributeError) as error:
-                raise InvalidRecords(str(path), f"record {index} is not a result: {error!r}") from None
+        yield from results_from_json(payload, str(path))
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.site", description="Render the static site.")
+    parser = argparse.ArgumentParser(prog="nox -s render --", description="Render the static site.")
     parser.add_argument("--results", type=Path, nargs="+", help="JSON files of result records (default: the store)")
     parser.add_argument("--store", type=Path, default=Path("out"), help="the out/ folder whose results store to read")
     parser.add_argument("--out", type=Path, default=Path("out/site"), help="site folder (default: out/site)")
@@ -49,19 +41,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main_render(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        if args.results:
-            results = list(load_results(args.results))
-        else:
-            with Store.open(args.store) as store:
-                results = store.all_results()
-            if args.log_root is None:
-                args.log_root = args.store
-        generated = args.generated or max((instant(r.finished) for r in results), default="")
-        summary = render_site(results, args.out, generated=generated, log_root=args.log_root)
-    except PipelineError as error:
-        print(f"render: {error}", file=sys.stderr)
-        return 2
+    if args.results:
+        results = list(load_results(args.results))
+    else:
+        with Store.open(args.store) as store:
+            results = store.all_results()
+        if args.log_root is None:
+            args.log_root = args.store
+    generated = args.generated or max((sortable_utc(r.finished) for r in results), default="")
+    summary = render_site(results, args.out, generated=generated, log_root=args.log_root)
     print(
         f"rendered {summary.projects} projects from {summary.results} results into {summary.out_dir} "
         f"({summary.files} files, home page {summary.home_bytes // 1024} KB, "

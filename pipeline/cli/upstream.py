@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..engine.check import Checker, CheckOptions
+from ..engine.check import Checker
+from ..engine.interpreters import Interpreter, discover, parse_wanted
+from ..engine.resolve import resolve_release
 from ..errors import PipelineError
 from ..explain import format_differences
-from ..engine.interpreters import discover, parse_wanted
-from ..engine.resolve import resolve_release
-from ..upstream.compare import check_upstream, rebuilt_wheel
-from ..engine.sandbox import GiB
-from .check import add_build_options
+from ..records import Release
+from ..upstream import check_upstream
+from .options import add_build_options, check_options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,25 +31,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 
+def latest_kept_wheel(folder: Path) -> Path | None:
+    """The newest wheel a controlled build kept in ``folder`` (out/builds/NAME/VERSION/TAG/1/)."""
+    wheels = [p for p in folder.glob("*.whl") if p.is_file()] if folder.is_dir() else []
+    return max(wheels, key=lambda p: (p.stat().st_mtime, p.name)) if wheels else None
+
+
+def rebuilt_wheel(checker: Checker, release: Release, interpreter: Interpreter, rebuild: bool) -> tuple[Path, str]:
+    """A kept controlled-build wheel of the release, or one made now; (wheel, where it came from)."""
+    kept = checker.workspace.result_dir(release.name, release.version, interpreter.tag) / "1"
+    found = None if rebuild else latest_kept_wheel(kept)
+    if found is not None:
+        return found, "kept from an earlier build"
+    return Path(checker.rebuild_release(release, interpreter).path), "built now: one controlled build"
+
+
 def main_upstream(argv: Sequence[str]) -> int:
     """Exit 0: the index's wheel is verified (identical or equivalent); 1: different; 2: no verdict."""
     args = _parser().parse_args(list(argv))
-    try:
-        minor = args.python or f"{sys.version_info.major}.{sys.version_info.minor}"
-        found = discover(parse_wanted([minor])).found
-        if not found:
-            raise PipelineError(f"Python {minor} not found; pass --python X.Y")
-        interpreter = found[0]
-        options = CheckOptions(out=Path(args.out), index_url=args.index_url, find_links=tuple(args.find_links),
-                               timeout=args.timeout, memory=int(args.memory * GiB), unsandboxed=args.unsandboxed)
-        checker = Checker(options)
-        release = resolve_release(checker.client, args.index_url, args.target)
-        wheel, origin = rebuilt_wheel(checker, release, interpreter, args.rebuild)
-    except PipelineError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    upstream = check_upstream(checker.client, release, wheel, checker.workspace.wheels_cache,
-                              checker.workspace.out / "cache" / "scratch")
+    minor = args.python or f"{sys.version_info.major}.{sys.version_info.minor}"
+    found = discover(parse_wanted([minor])).found
+    if not found:
+        raise PipelineError(f"Python {minor} not found; pass --python X.Y")
+    interpreter = found[0]
+    checker = Checker(check_options(args, Path(args.out)))
+    release = resolve_release(checker.client, args.index_url, args.target)
+    wheel, origin = rebuilt_wheel(checker, release, interpreter, args.rebuild)
+    upstream = check_upstream(checker.client, release, wheel, checker.workspace.wheels_cache, checker.workspace.scratch)
     print(f"{release.name} {release.version} [{interpreter.tag}] rebuild: {wheel.name} ({origin})")
     print(f"  {wheel}")
     print(f"vs the index's wheel: {upstream.status}: {upstream.note}")
@@ -65,6 +73,3 @@ def main_upstream(argv: Sequence[str]) -> int:
         return 0
     return 1 if upstream.status == "different" else 2
 
-
-if __name__ == "__main__":
-    raise SystemExit(main_upstream(sys.argv[1:]))

@@ -1,77 +1,41 @@
-"""Check one release on one interpreter: environment, two builds, compare.  Always returns a Result."""
+"""Check one release on one interpreter: prepare, two builds, compare.  Always returns a Result.
+
+The seams: :meth:`Checker.prepare` (one unpack, crates, environment), :meth:`Checker.rebuild` (one
+build under given settings; the check, the variation builds and the upstream rebuild all use it),
+and :class:`~pipeline.engine.outcome.Draft` (the one place a Result is made).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import shlex
 import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator
 
-from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
-
-from . import environments
-from . import sandbox
 from .. import vary
-from .. import __version__
-from .build import CONTROLLED_ENV, CONTROLS, BuildSettings, build_wheel, fresh_source
-from .compare import same_wheel
-from .environments import EnvLock, PipSource
+from ..errors import BuildRequirementsFailed, PipelineError, SandboxUnavailable
 from ..explain import compare_wheels
-from ..errors import BuildRequirementsFailed, PipelineError, SandboxUnavailable, UsageError
-from .fetch import add_local, fetch_artifact
+from ..records import VARIATIONS, Build, Isolation, Release, Result, Upstream
+from ..upstream import check_upstream
+from . import sandbox
+from .build import BuildSettings, build_wheel
+from .compare import same_wheel
 from .interpreters import Interpreter
 from .net import Client
-from .provision import (CARGO_HOME, Provisioner, cached_lock, cargo_manifests, crate_mount, load_lock, save_lock,
-                        static_requirements)
-from ..records import VARIATIONS, Artifact, Build, Environment, Isolation, Release, Result, Upstream, utcnow
-from .resolve import PYPI_SIMPLE, resolve_release
-from ..upstream.compare import check_upstream
+from .options import CheckOptions
+from .outcome import Draft, reproduce_command
+from .prepare import Prepared, prepare
+from .provision import Provisioner
+from .target import Target, find_target, release_target
 from .workspace import Workspace, reachable_by_builds
 
+__all__ = ["CheckOptions", "Checker", "Phase", "Prepared", "Target"]
 
 
 @dataclass(frozen=True)
-class CheckOptions:
-    out: Path = Path("out")
-    index_url: str = PYPI_SIMPLE
-    find_links: tuple[str, ...] = ()
-    timeout: float = 1800.0
-    memory: int = 8 * sandbox.GiB
-    unsandboxed: bool = False
-    vary: bool = False  # the strict check: variation builds after a reproducible pair (pipeline.vary)
-    upstream: bool = True  # compare with the index's own wheel (only for releases from an index)
-
-    def pip_source(self) -> PipSource:
-        links = tuple(str(Path(link).resolve()) if Path(link).exists() else link for link in self.find_links)
-        return PipSource(index_url=self.index_url, find_links=links)
-
-
-@dataclass(frozen=True)
-class Target:
-    """What is checked: a release resolved from an index, or a local sdist."""
-
-    name: str
-    version: str
-    sdist: Artifact | None
-    sdist_path: Path | None
-    argument: str  # how the user named it, for the reproduce command
-    release: Release | None = None
-    problem: str = ""  # why the sdist cannot be used (digest mismatch, download failed)
-
-
-@dataclass(frozen=True)
-class Extra:
-    """What a build needs beyond the environment (prefetched crates): mounts and variables."""
-
-    mounts: tuple[sandbox.Mount, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Progress:
+class Phase:
     """A phase change of one check, for the live view."""
 
     name: str
@@ -80,12 +44,18 @@ class Progress:
     phase: str
 
 
+def _detail(exc: BaseException) -> str:
+    if isinstance(exc, PipelineError):
+        return str(exc)
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
 @dataclass
 class Checker:
     options: CheckOptions
     client: Client | None = None
     backend: sandbox.Backend | None = None
-    progress: Callable[[Progress], None] = field(default=lambda event: None)
+    progress: Callable[[Phase], None] = field(default=lambda event: None)
 
     def __post_init__(self) -> None:
         self.workspace = Workspace(self.options.out.resolve())
@@ -103,108 +73,109 @@ class Checker:
     # -- what to check ---------------------------------------------------------------------
     def target(self, argument: str) -> Target:
         """Resolve ``name[==version]`` on the index, or take a local sdist; fetch and verify it."""
-        if argument.endswith((".tar.gz", ".zip")) or "/" in argument:
-            return self.local_target(Path(argument), argument)
-        return self.release_target(resolve_release(self.client, self.options.index_url, argument))
+        return find_target(argument, self.client, self.options.index_url, self.workspace.sdists)
 
     def release_target(self, release: Release) -> Target:
         """A resolved release's sdist, fetched and verified (a file that fails is the target's problem)."""
-        argument = f"{release.name}=={release.version}"
-        if release.sdist is None:
-            return Target(release.name, release.version, None, None, argument, release)
-        try:
-            path = fetch_artifact(self.client, release.sdist, self.workspace.sdists)
-        except PipelineError as exc:  # known release, unusable file: an `error` result, never a verdict
-            return Target(release.name, release.version, release.sdist, None, argument, release, problem=str(exc))
-        return Target(release.name, release.version, release.sdist, path, argument, release)
+        return release_target(release, self.client, self.workspace.sdists)
 
-    def local_target(self, path: Path, argument: str) -> Target:
-        try:
-            name, version = parse_sdist_filename(path.name)
-        except InvalidSdistFilename:
-            raise UsageError(f"{path.name} is not named like an sdist (NAME-VERSION.tar.gz)") from None
-        stored, digest = add_local(path, self.workspace.sdists)
-        artifact = Artifact(filename=path.name, url=path.resolve().as_uri(), sha256=digest, size=stored.stat().st_size)
-        return Target(canonicalize_name(name), str(version), artifact, stored, argument)
+    # -- the seams -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def prepare(self, target: Target, interpreter: Interpreter, uid: int) -> Iterator[Prepared]:
+        """The release unpacked once, its crates fetched, its environment made (see engine.prepare)."""
+        with prepare(self.provisioner, target, interpreter, uid,
+                     lambda phase: self._say(target, interpreter, phase)) as prepared:
+            yield prepared
 
-    # -- one interpreter -------------------------------------------------------------------
-    def reproduce_command(self, target: Target, interpreter: Interpreter) -> str:
-        words = ["nox", "-s", "check", "--", target.argument, "--python", interpreter.minor]
-        if target.release is not None and self.options.index_url != PYPI_SIMPLE:  # a local sdist needs no index
-            words += ["--index-url", self.options.index_url]
-        if self.options.unsandboxed:
-            words.append("--unsandboxed")
-        if self.options.vary:
-            words.append("--vary")
-        return shlex.join(words)
+    def rebuild(self, prepared: Prepared, label: int | str, settings: BuildSettings | None = None
+                ) -> tuple[Build, str]:
+        """One build from a fresh unpack (the controlled one unless ``settings`` say otherwise)."""
+        return build_wheel(
+            sdist=prepared.target.sdist_path, project=prepared.target.name, env=prepared.environment,
+            interpreter_prefix=prepared.interpreter.prefix, settings=settings or prepared.controlled(),
+            keep_dir=prepared.keep_dir / str(label), backend=self.backend, limits=self.limits,
+        )
+
+    def rebuild_release(self, release: Release, interpreter: Interpreter) -> Build:
+        """One controlled build of a resolved release (the upstream command's rebuild)."""
+        target = self.release_target(release)
+        if target.problem or target.sdist_path is None:
+            raise PipelineError(target.problem or f"{release.name} {release.version} publishes no sdist to rebuild")
+        try:
+            with sandbox.lease_uid() as uid, self.prepare(target, interpreter, uid) as prepared:
+                build, reason = self.rebuild(prepared, 1)
+        except BuildRequirementsFailed as error:
+            raise PipelineError(f"cannot rebuild: {error}") from None
+        if reason or not build.path:
+            raise PipelineError(f"the rebuild failed: {reason or 'no wheel'}; log: {build.log}")
+        return build
+
+    # -- the check -------------------------------------------------------------------------
+    def draft(self, target: Target, interpreter: Interpreter, uid: int | None = None) -> Draft:
+        """What every result of this (target, interpreter) shares."""
+        isolation = None
+        if uid is not None:
+            isolation = Isolation(sandbox=self._sandbox_name(), offline=self.backend.offline_capable,
+                                  user=f"uid {uid}" if self.backend.isolated else "")
+        return Draft(
+            name=target.name, version=target.version, python=interpreter.version, interpreter=interpreter.tag,
+            reproduce=reproduce_command(target.argument, interpreter.minor, self.options,
+                                        from_index=target.from_index),
+            sdist=target.sdist, index_url=self.options.index_url if target.from_index else "", isolation=isolation,
+        )
 
     def check(self, target: Target, interpreter: Interpreter) -> Result:
         """The result for one interpreter; the whole check runs as one leased build uid."""
         try:
             with sandbox.lease_uid() as uid:
-                return self._check(target, interpreter, uid)
+                return self._check(target, interpreter, self.draft(target, interpreter, uid).controlled(), uid)
         except SandboxUnavailable as exc:
-            return Result(name=target.name, version=target.version, python=interpreter.version,
-                          interpreter=interpreter.tag, status="error", started=utcnow(), finished=utcnow(),
-                          reproduce=self.reproduce_command(target, interpreter), message=str(exc))
+            return self.draft(target, interpreter).finish("error", message=str(exc))
 
-    def _check(self, target: Target, interpreter: Interpreter, uid: int) -> Result:
-        started = utcnow()
-        common = dict(
-            name=target.name, version=target.version, python=interpreter.version, interpreter=interpreter.tag,
-            started=started, reproduce=self.reproduce_command(target, interpreter), sdist=target.sdist,
-            index_url=self.options.index_url if target.release else "", controls=dict(CONTROLS),
-            isolation=Isolation(sandbox=self._sandbox_name(), offline=self.backend.offline_capable,
-                                user=f"uid {uid}" if self.backend.isolated else ""),
-            tracker=__version__,
-        )
+    def _check(self, target: Target, interpreter: Interpreter, draft: Draft, uid: int) -> Result:
         if target.problem:
-            return Result(status="error", finished=utcnow(), message=target.problem, **common)
+            return draft.finish("error", message=target.problem)
         if target.sdist_path is None:
-            return Result(status="no-sdist", finished=utcnow(), message="the release publishes no sdist", **common)
-        env: Environment | None = None
+            return draft.finish("no-sdist", message="the release publishes no sdist")
+        prepared: Prepared | None = None
         builds: list[Build] = []
+
+        def failed(status, message: str) -> Result:
+            env = prepared.environment if prepared else None
+            return draft.finish(status, environment=env, builds=tuple(builds), message=message)
+
         try:
-            env = self.environment(target, interpreter, uid)
-            with self.crates(target, interpreter, uid) as extra:
-                settings = self.settings(target, interpreter, uid, extra)
+            with self.prepare(target, interpreter, uid) as prepared:
                 for number in (1, 2):
                     self._say(target, interpreter, f"build {number}/2")
-                    build, reason = self.build(target, interpreter, env, number, settings)
+                    build, reason = self.rebuild(prepared, number)
                     builds.append(build)
                     if reason:
-                        status = "timeout" if build.timed_out else "build-failed"
-                        return Result(status=status, finished=utcnow(), environment=env, builds=tuple(builds),
-                                      message=f"build {number}: {reason}", **common)
+                        return failed("timeout" if build.timed_out else "build-failed", f"build {number}: {reason}")
                 if self.options.vary and same_wheel(*builds):
-                    upstream = self.upstream(target, interpreter, builds[0])
-                    return self.strict(target, interpreter, env, tuple(builds), {**common, "upstream": upstream},
-                                       settings)
+                    return self.strict(prepared, draft, tuple(builds))
         except BuildRequirementsFailed as exc:
-            return Result(status="build-failed", finished=utcnow(), environment=env, builds=tuple(builds),
-                          message=str(exc), **common)
+            return failed("build-failed", str(exc))
         except PipelineError as exc:
-            return Result(status="error", finished=utcnow(), environment=env, builds=tuple(builds),
-                          message=str(exc), **common)
+            return failed("error", str(exc))
         except Exception as exc:  # a tracker bug must never become a verdict on the package
-            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            return Result(status="error", finished=utcnow(), environment=env, builds=tuple(builds),
-                          message=f"tracker error: {detail}", **common)
-        first, second = builds
-        upstream = self.upstream(target, interpreter, first)
+            return failed("error", f"tracker error: {_detail(exc)}")
+        return self.compared(prepared, draft, builds[0], builds[1])
+
+    def compared(self, prepared: Prepared, draft: Draft, first: Build, second: Build) -> Result:
+        """The verdict on two controlled builds, with the explanation and the index's wheel."""
+        upstream = self.upstream(prepared.target, prepared.interpreter, first)
+        fields = dict(environment=prepared.environment, builds=(first, second), upstream=upstream)
         if same_wheel(first, second):
-            return Result(status="reproducible", finished=utcnow(), environment=env, builds=tuple(builds),
-                          upstream=upstream, **common)
+            return draft.finish("reproducible", **fields)
         comparison = compare_wheels(Path(first.path), Path(second.path),
-                                    diffoscope_dir=self.keep_dir(target, interpreter) / "diffoscope")
+                                    diffoscope_dir=prepared.keep_dir / "diffoscope")
         report = comparison.diffoscope.html if comparison.diffoscope else None
-        skipped = {}
         if self.options.vary:  # a variation cannot be blamed for a difference the controlled pair already has
-            skipped = dict(variations={n: "not-tested" for n in VARIATIONS},
-                           message="variation builds skipped: the controlled builds already differ")
-        return Result(status="unreproducible", finished=utcnow(), environment=env, builds=tuple(builds),
-                      differences=comparison.differences, diffoscope=str(report) if report else None,
-                      upstream=upstream, **skipped, **common)
+            fields.update(variations={n: "not-tested" for n in VARIATIONS},
+                          message="variation builds skipped: the controlled builds already differ")
+        return draft.finish("unreproducible", differences=comparison.differences,
+                            diffoscope=str(report) if report else None, **fields)
 
     def upstream(self, target: Target, interpreter: Interpreter, build: Build) -> Upstream | None:
         """The index's own wheel against this build's (None for a local sdist, or when switched off)."""
@@ -213,30 +184,28 @@ class Checker:
         self._say(target, interpreter, "upstream")
         try:
             return check_upstream(self.client, target.release, Path(build.path), self.workspace.wheels_cache,
-                                  self.workspace.out / "cache" / "scratch")
+                                  self.workspace.scratch)
         except Exception as exc:  # a tracker bug here must not cost the build verdict
-            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            return Upstream("not-checked", note=f"tracker error: {detail}")
+            return Upstream("not-checked", note=f"tracker error: {_detail(exc)}")
 
-    def strict(self, target: Target, interpreter: Interpreter, env: Environment, builds: tuple[Build, ...],
-               common: dict, base: BuildSettings) -> Result:
+    def strict(self, prepared: Prepared, draft: Draft, builds: tuple[Build, ...]) -> Result:
         """The reproducible result with the variation search added (see pipeline.vary)."""
+        target, interpreter = prepared.target, prepared.interpreter
+        fields = dict(environment=prepared.environment, upstream=self.upstream(target, interpreter, builds[0]))
 
         def build_one(settings: BuildSettings, label: str) -> tuple[Build, str]:
             self._say(target, interpreter, f"{label}: {', '.join(settings.variations)}")
-            return self.build(target, interpreter, env, label, settings)
+            return self.rebuild(prepared, label, settings)
 
         try:
-            outcome = vary.run_variations(builds[0], base, self.machine(), build_one,
+            outcome = vary.run_variations(builds[0], prepared.controlled(), self.machine(), build_one,
                                           lambda a, b: compare_wheels(a, b).differences)
         except Exception as exc:  # the controlled verdict stands; only the strict check could not run
-            detail = str(exc) if isinstance(exc, PipelineError) else traceback.format_exception_only(type(exc), exc)[-1].strip()
-            return Result(status="reproducible", finished=utcnow(), environment=env, builds=builds,
-                          variations={n: "not-tested" for n in VARIATIONS},
-                          message=f"variation search failed: {detail}", **common)
-        return Result(status="reproducible", finished=utcnow(), environment=env, builds=builds + outcome.builds,
-                      variations=outcome.variations, sensitive_to=outcome.sensitive_to,
-                      variation_differences=outcome.differences, message=outcome.message, **common)
+            return draft.finish("reproducible", builds=builds, variations={n: "not-tested" for n in VARIATIONS},
+                                message=f"variation search failed: {_detail(exc)}", **fields)
+        return draft.finish("reproducible", builds=builds + outcome.builds, variations=outcome.variations,
+                            sensitive_to=outcome.sensitive_to, variation_differences=outcome.differences,
+                            message=outcome.message, **fields)
 
     def machine(self) -> vary.Machine:
         """What this machine can vary, probed on first use (a locale may be compiled once)."""
@@ -251,79 +220,4 @@ class Checker:
         return sandbox.bubblewrap_version() or "bubblewrap"
 
     def _say(self, target: Target, interpreter: Interpreter, phase: str) -> None:
-        self.progress(Progress(target.name, target.version, interpreter.tag, phase))
-
-    def keep_dir(self, target: Target, interpreter: Interpreter) -> Path:
-        return self.workspace.result_dir(target.name, target.version, interpreter.tag)
-
-    def environment(self, target: Target, interpreter: Interpreter, uid: int = sandbox.BUILD_UID) -> Environment:
-        """The pinned env for this sdist x interpreter; build requirements resolved once and cached."""
-        self._say(target, interpreter, "environment")
-        log = self.keep_dir(target, interpreter) / "environment.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.unlink(missing_ok=True)
-        toolchain = environments.read_lock(environments.toolchain_lock_path(interpreter))
-        base = self.provisioner.ensure(interpreter, toolchain, (), log, uid)
-        lock_path = cached_lock(self.workspace, target.sdist.sha256, base)
-        lock = load_lock(lock_path)
-        if lock is not None:
-            return self.provisioner.ensure(interpreter, toolchain, lock, log, uid)
-        build_dir = self.workspace.build_dir(target.name, target.version, interpreter.tag)
-        with EnvLock(build_dir):
-            source = fresh_source(target.sdist_path, build_dir, uid)
-            static = static_requirements(source)
-            lock = self.provisioner.resolve(base, interpreter, static, log, uid)
-            env = self.provisioner.ensure(interpreter, toolchain, lock, log, uid)
-            missing = self.provisioner.missing_requirements(env, interpreter, source, log, uid)
-            if missing:
-                lock = self.provisioner.resolve(base, interpreter, static + missing, log, uid)
-                env = self.provisioner.ensure(interpreter, toolchain, lock, log, uid)
-                fresh_source(target.sdist_path, build_dir, uid)
-                still = self.provisioner.missing_requirements(env, interpreter, source, log, uid)
-                if still:
-                    raise BuildRequirementsFailed("build requirements", f"still unmet after install: {', '.join(still)}")
-        save_lock(lock_path, lock)
-        return env
-
-    @contextlib.contextmanager
-    def crates(self, target: Target, interpreter: Interpreter, uid: int) -> Iterator[Extra]:
-        """Rust crates the sdist locks, fetched once with the network, for its offline builds.
-
-        The crate folder stays locked (and owned by this check's uid) until the builds are done.
-        """
-        build_dir = self.workspace.build_dir(target.name, target.version, interpreter.tag)
-        cargo_home = self.workspace.out / "cache" / "cargo" / target.sdist.sha256[:24]
-        with contextlib.ExitStack() as held:
-            with EnvLock(build_dir):  # released before the builds, which take it themselves
-                source = fresh_source(target.sdist_path, build_dir, uid)
-                rust = bool(cargo_manifests(source))
-                if rust:
-                    cargo_home.mkdir(parents=True, exist_ok=True)
-                    held.enter_context(EnvLock(cargo_home))
-                    if not (cargo_home / ".fetched").is_file():
-                        self._say(target, interpreter, "fetching Rust crates")
-                        log = self.keep_dir(target, interpreter) / "environment.log"
-                        self.provisioner.fetch_crates(interpreter, source, cargo_home, log, uid)
-                        (cargo_home / ".fetched").write_text("cargo fetch --locked\n")
-                    sandbox.own_for_build(cargo_home, uid)
-            if not rust:
-                yield Extra()
-                return
-            yield Extra((crate_mount(cargo_home),), {"CARGO_HOME": CARGO_HOME, "CARGO_NET_OFFLINE": "true"})
-
-    def settings(self, target: Target, interpreter: Interpreter, uid: int = sandbox.BUILD_UID,
-                 extra: Extra | None = None) -> BuildSettings:
-        """The controlled build: the fixed directory, the controls, this check's uid and extras."""
-        extra = extra or Extra()
-        return BuildSettings(build_dir=self.workspace.build_dir(target.name, target.version, interpreter.tag),
-                             uid=uid, mounts=extra.mounts,
-                             env_vars={**CONTROLLED_ENV, **extra.env})
-
-    def build(self, target: Target, interpreter: Interpreter, env: Environment, number: int | str,
-              settings: BuildSettings | None = None) -> tuple[Build, str]:
-        settings = settings or self.settings(target, interpreter)
-        return build_wheel(
-            sdist=target.sdist_path, project=target.name, env=env, interpreter_prefix=interpreter.prefix,
-            settings=settings, keep_dir=self.keep_dir(target, interpreter) / str(number),
-            backend=self.backend, limits=self.limits,
-        )
+        self.progress(Phase(target.name, target.version, interpreter.tag, phase))

@@ -19,6 +19,27 @@ from ..errors import NetworkError
 
 
 @dataclass(frozen=True)
+class Retry:
+    """The one retry policy: ``attempts`` tries in all, waiting backoff, 2x backoff, ... between them.
+
+    ``sleep`` is the clock the waits go through, so tests pass one that does not wait.
+    """
+
+    attempts: int = 4
+    backoff: float = 1.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def wait(self, attempt: int) -> None:
+        """Pause after failed try number ``attempt`` (1-based) when another try follows."""
+        if attempt < self.attempts:
+            self.sleep(self.backoff * 2 ** (attempt - 1))
+
+
+#: what every client and the nightly use unless told otherwise (tests replace it to skip the waits)
+DEFAULT_RETRY = Retry()
+
+
+@dataclass(frozen=True)
 class Response:
     url: str
     status: int
@@ -60,15 +81,11 @@ class Client:
         cache_dir: Path | None = None,
         *,
         timeout: float = 60.0,
-        retries: int = 3,
-        backoff: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
+        retry: Retry | None = None,
     ) -> None:
         self.cache_dir = cache_dir
         self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.sleep = sleep
+        self.retry = retry or DEFAULT_RETRY
 
     def _cache_paths(self, url: str, accept: str) -> tuple[Path, Path] | None:
         if self.cache_dir is None:
@@ -88,7 +105,7 @@ class Client:
             cached = json.loads(paths[0].read_text())
             if cached.get("etag"):
                 headers["If-None-Match"] = cached["etag"]
-        for attempt in range(self.retries + 1):
+        for attempt in range(1, self.retry.attempts + 1):
             try:
                 request = urllib.request.Request(url, headers=headers)
                 with urllib.request.urlopen(request, timeout=self.timeout) as reply:
@@ -107,15 +124,14 @@ class Client:
                 reason = f"HTTP {exc.code}"
             except (urllib.error.URLError, OSError, TimeoutError) as exc:
                 reason = str(getattr(exc, "reason", exc))
-            if attempt < self.retries:
-                self.sleep(self.backoff * 2**attempt)
+            self.retry.wait(attempt)
         raise NetworkError(url, reason)
 
     def download(self, url: str, dest: Path) -> str:
         """Stream a file to ``dest`` atomically; return its sha256."""
         digest = hashlib.sha256()
         dest.parent.mkdir(parents=True, exist_ok=True)
-        for attempt in range(self.retries + 1):
+        for attempt in range(1, self.retry.attempts + 1):
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
             try:
                 with os.fdopen(fd, "wb") as handle:
@@ -136,6 +152,5 @@ class Client:
                 reason = str(getattr(exc, "reason", exc))
                 if url.startswith("file:") or (isinstance(exc, urllib.error.HTTPError) and exc.code < 500):
                     break
-                if attempt < self.retries:
-                    self.sleep(self.backoff * 2**attempt)
+                self.retry.wait(attempt)
         raise NetworkError(url, reason)

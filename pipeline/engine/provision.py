@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import tomllib
 from dataclasses import dataclass
@@ -237,6 +236,3 @@ def load_lock(path: Path) -> tuple[str, ...] | None:
         return None
     return tuple(line for line in path.read_text().splitlines() if line.strip())
 
-
-def clear(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

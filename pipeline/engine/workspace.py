@@ -37,6 +37,11 @@ class Workspace:
         return self.out / "cache" / "pip"
 
     @property
+    def scratch(self) -> Path:
+        """Short-lived copies (normalised wheels), removed after use."""
+        return self.out / "cache" / "scratch"
+
+    @property
     def envs(self) -> Path:
         return self.out / "envs"
 

@@ -1,7 +1,7 @@
 """Explain why two wheels differ: member by member, with a cause from docs/causes.md for each.
 
 ``compare_wheels`` is the entry point; ``format_differences`` turns its result into a few lines
-for a terminal.  The library never prints: ``pipeline.explain.command.main_diff`` does.
+for a terminal.  The library never prints: ``pipeline.cli.diff`` does.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ __all__ = [
     "WheelComparison",
     "compare_wheels",
     "format_differences",
-    "main_diff",
     "run_diffoscope",
 ]
 
@@ -178,10 +177,3 @@ def format_differences(differences: Iterable[Difference], limit: int = 20, *, ex
     if len(differences) > limit:
         lines.append(f"... and {len(differences) - limit} more differences")
     return lines
-
-
-def main_diff(argv: list[str]) -> int:
-    """The ``nox -s diff`` entry (see :mod:`pipeline.explain.command`)."""
-    from ..cli.diff import main_diff as run  # deferred: the command module imports this package
-
-    return run(argv)

@@ -1,6 +1,7 @@
-"""The real double-build engine (interpreters, resolve, check) seen through nightly's Engine.
+"""The real double-build engine (interpreters, resolve, check) seen through the nightly's Engine.
 
-Kept apart from nightly.py so the nightly's own logic and tests never import the engine.
+Kept apart from run.py so the nightly's own logic and tests never import the engine; the command
+line builds it.
 """
 
 from __future__ import annotations
@@ -8,14 +9,15 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..engine import environments
-from ..engine.check import Checker, CheckOptions
+from ..engine.check import Checker
 from ..engine.environments import EnvironmentFailed
 from ..engine.interpreters import Interpreter, discover, parse_wanted
-from ..engine.net import Client
-from .run import Engine, NightlyOptions
-from .plan import Slot
-from ..records import Release, Result
+from ..engine.net import Client, Retry
+from ..engine.options import CheckOptions
 from ..engine.resolve import resolve_release
+from ..records import Release, Result
+from .plan import Slot
+from .run import Engine
 
 
 def slot_for(interpreter: Interpreter) -> Slot:
@@ -26,19 +28,11 @@ def slot_for(interpreter: Interpreter) -> Slot:
     return Slot(interpreter=interpreter.tag, python=interpreter.version, base=base, handle=interpreter)
 
 
-def engine(options: NightlyOptions) -> Engine:
-    check_options = CheckOptions(
-        out=options.work_dir or options.out_dir,
-        index_url=options.index_url,
-        find_links=options.find_links,
-        timeout=options.timeout,
-        memory=options.memory,
-        unsandboxed=options.unsandboxed,
-        vary=options.vary,
-    )
-    checker = Checker(check_options)
+def engine(options: CheckOptions) -> Engine:
+    """The double-build engine for a nightly whose checks are asked ``options``."""
+    checker = Checker(options)
     # The nightly retries a failed resolution itself (with backoff); one retry inside is enough.
-    client = Client(checker.workspace.http_cache, retries=1)
+    client = Client(checker.workspace.http_cache, retry=Retry(attempts=2))
 
     def find_slots(pythons: Sequence[str]) -> list[Slot]:
         slots = []

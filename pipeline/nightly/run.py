@@ -3,7 +3,8 @@
 The run is: lock out/ -> read lists (and take this shard's slice) -> find interpreters ->
 resolve latest versions concurrently -> plan (pure, see plan.py) -> build on --jobs threads,
 recording each attempt as it ends -> export (shards) -> render the site -> summary.
-The engine (resolve, check, interpreters) is passed in, so this module never imports it.
+The engine (resolve, check, interpreters) is passed in, so this module never imports it;
+the command line builds the real one (pipeline.nightly.engine) and the renderer.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..engine.net import Retry
+from ..engine.options import CheckOptions
 from ..errors import UsageError
+from ..records import Result, utcnow
 from .lists import LISTS_DIR, ListEntry, load_lists
 from .plan import Changes, Plan, Skip, Slot, Task, changes, count_statuses, plan_builds, select_shard
-from ..records import Result
-from ..records import utcnow
-from ..engine.resolve import PYPI_SIMPLE
 from .schedule import Check, Reporter, Resolve, Scheduler, error_result, resolve_all
 from .store import RunLock, Store
 
@@ -43,29 +44,26 @@ class Engine:
 
 @dataclass(frozen=True)
 class NightlyOptions:
+    """A night's run; ``check`` is what each check is asked (its ``out`` holds caches, envs and kept builds)."""
+
     out_dir: Path = Path("out")
+    check: CheckOptions = CheckOptions()
     lists: tuple[Path, ...] = ()
     lists_dir: Path = LISTS_DIR
     pythons: tuple[str, ...] = ()
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     shard: tuple[int, int] | None = None
     force: bool = False
-    index_url: str = PYPI_SIMPLE
     wait: bool = False
     resolve_jobs: int = 8
-    attempts: int = 3
-    backoff: float = 1.0
+    retry: Retry = Retry(attempts=3)
     tick: float = 5.0
     export_dir: Path | None = None
     today: date | None = None
-    # passed through to the engine's check, as in `nox -s check`
-    timeout: float = 1800.0
-    memory: int = 8 * 1024**3
-    unsandboxed: bool = False
-    vary: bool = False
-    find_links: tuple[str, ...] = ()
-    #: where the engine keeps caches, environments and kept builds (default: out_dir)
-    work_dir: Path | None = None
+
+    @property
+    def index_url(self) -> str:
+        return self.check.index_url
 
 
 @dataclass(frozen=True)
@@ -147,14 +145,12 @@ def run_nightly(
         first_new = store.last_id() + 1
         phases.mark("setup")
 
-        resolved = resolve_all(
-            chosen, engine.resolve, options.index_url, options.resolve_jobs, options.attempts, options.backoff
-        )
+        resolved = resolve_all(chosen, engine.resolve, options.index_url, options.resolve_jobs, options.retry)
         recorded: list[Result] = []
         for failure in (r for r in resolved if r.release is None):
             for slot in slots:
                 result = error_result(
-                    failure.entry.name, failure.entry.version or "", slot, failure.message, options.index_url, utcnow()
+                    failure.entry.name, failure.entry.version or "", slot, failure.message, options.check, utcnow()
                 )
                 store.add(result, base=slot.base)
                 recorded.append(result)
@@ -172,10 +168,9 @@ def run_nightly(
             record,
             jobs=options.jobs,
             reporter=reporter,
-            attempts=options.attempts,
-            backoff=options.backoff,
+            retry=options.retry,
             tick=options.tick,
-            index_url=options.index_url,
+            options=options.check,
         )
         built = scheduler.run(plan.tasks)
         phases.mark("build")
@@ -214,25 +209,3 @@ def export_label(options: NightlyOptions, slots: Sequence[Slot]) -> str:
 
 def utc_today() -> date:
     return datetime.now(timezone.utc).date()
-
-
-# -- command line (the library above never prints; these entries do) -------------------------
-
-
-def load_engine(options: NightlyOptions) -> Engine:
-    """The real double-build engine, adapted to :class:`Engine`."""
-    from . import engine as nightly_engine
-
-    return nightly_engine.engine(options)
-
-
-def load_renderer(log_root: Path | None = None) -> Render:
-    """The site renderer; the page's "last updated" is the newest result, so a store renders the same twice."""
-    from ..site import render_site
-    from ..site.data import instant
-
-    def render(results: list[Result], out_dir: Path) -> None:
-        generated = max((instant(r.finished) for r in results), default="")
-        render_site(results, out_dir, generated=generated, log_root=log_root)
-
-    return render

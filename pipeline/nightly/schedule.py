@@ -13,10 +13,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from ..engine.net import Retry
+from ..engine.options import CheckOptions
+from ..engine.outcome import error_result as engine_error
 from ..errors import PipelineError, ProjectNotFound, VersionNotFound
+from ..records import Release, Result, utcnow
 from .lists import ListEntry
 from .plan import Slot, Task, eta
-from ..records import Release, Result, utcnow
 
 Resolve = Callable[[str, "str | None", str], Release]
 Check = Callable[[Release, Slot], Result]
@@ -40,22 +43,19 @@ class Resolved:
     unknown: bool = False
 
 
-def resolve_one(
-    entry: ListEntry, resolve: Resolve, index_url: str, attempts: int, backoff: float, sleep: Callable[[float], None]
-) -> Resolved:
+def resolve_one(entry: ListEntry, resolve: Resolve, index_url: str, retry: Retry) -> Resolved:
     """Resolve with retries: network trouble and tracker bugs back off and retry; an unknown
     project or version is an answer, not a failure, so it is not retried."""
     message = ""
-    for attempt in range(1, attempts + 1):
+    for attempt in range(1, retry.attempts + 1):
         try:
             return Resolved(entry, resolve(entry.name, entry.version, index_url), attempts=attempt)
         except (ProjectNotFound, VersionNotFound) as exc:
             return Resolved(entry, None, f"{entry.source}: {exc}", attempt, unknown=True)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an error value
             message = f"{entry.source}: {describe(exc)}"
-            if attempt < attempts:
-                sleep(backoff * 2 ** (attempt - 1))
-    return Resolved(entry, None, f"{message} (after {attempts} attempts)", attempts)
+            retry.wait(attempt)
+    return Resolved(entry, None, f"{message} (after {retry.attempts} attempts)", retry.attempts)
 
 
 def resolve_all(
@@ -63,32 +63,18 @@ def resolve_all(
     resolve: Resolve,
     index_url: str,
     jobs: int = 8,
-    attempts: int = 3,
-    backoff: float = 1.0,
-    sleep: Callable[[float], None] = time.sleep,
+    retry: Retry = Retry(attempts=3),
 ) -> list[Resolved]:
     """Resolve every entry on a bounded pool (politeness towards the index); input order kept."""
     if not entries:
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(entries))), thread_name_prefix="resolve") as pool:
-        return list(pool.map(lambda e: resolve_one(e, resolve, index_url, attempts, backoff, sleep), entries))
+        return list(pool.map(lambda e: resolve_one(e, resolve, index_url, retry), entries))
 
 
-def error_result(name: str, version: str, slot: Slot, message: str, index_url: str, started: str) -> Result:
+def error_result(name: str, version: str, slot: Slot, message: str, options: CheckOptions, started: str) -> Result:
     """The record of a failure that is the tracker's or the network's, never the package's."""
-    spec = f"{name}=={version}" if version else name
-    return Result(
-        name=name,
-        version=version,
-        python=slot.python,
-        interpreter=slot.interpreter,
-        status="error",
-        started=started,
-        finished=utcnow(),
-        reproduce=f"nox -s check -- {spec} --python {'.'.join(slot.python.split('.')[:2])}",
-        index_url=index_url,
-        message=message,
-    )
+    return engine_error(name, version, slot.python, slot.interpreter, message, options, started)
 
 
 @dataclass(frozen=True)
@@ -126,22 +112,18 @@ class Scheduler:
         record: Callable[[Task, Result], None],
         jobs: int,
         reporter: Reporter | None = None,
-        attempts: int = 3,
-        backoff: float = 1.0,
+        retry: Retry = Retry(attempts=3),
         tick: float = 5.0,
-        index_url: str = "",
-        sleep: Callable[[float], None] = time.sleep,
+        options: CheckOptions = CheckOptions(),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.check = check
         self.record = record
         self.jobs = max(1, jobs)
         self.reporter = reporter
-        self.attempts = max(1, attempts)
-        self.backoff = backoff
+        self.retry = retry
         self.tick = tick
-        self.index_url = index_url
-        self.sleep = sleep
+        self.options = options
         self.clock = clock
         self._lock = threading.Lock()
         self._running: dict[int, tuple[Task, float]] = {}
@@ -156,19 +138,18 @@ class Scheduler:
             self._running[number] = (task, self.clock())
         self._emit("start", task.label)
         result: Result | None = None
-        for attempt in range(1, self.attempts + 1):
+        for attempt in range(1, self.retry.attempts + 1):
             started = utcnow()
             try:
                 result = self.check(task.release, task.slot)
             except Exception as exc:  # noqa: BLE001 - one build's failure never stops the run
                 result = error_result(
-                    task.release.name, task.release.version, task.slot, describe(exc), self.index_url, started
+                    task.release.name, task.release.version, task.slot, describe(exc), self.options, started
                 )
             self.record(task, result)
             if result.status != "error":
                 break
-            if attempt < self.attempts:
-                self.sleep(self.backoff * 2 ** (attempt - 1))
+            self.retry.wait(attempt)
         assert result is not None
         with self._lock:
             del self._running[number]

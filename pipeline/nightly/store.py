@@ -58,19 +58,11 @@ def build_seconds(result: Result) -> float:
     if total > 0:
         return total
     try:
-        started = datetime.fromisoformat(sortable_time(result.started).replace("Z", "+00:00"))
-        finished = datetime.fromisoformat(sortable_time(result.finished).replace("Z", "+00:00"))
+        started = datetime.fromisoformat(sortable_utc(result.started).replace("Z", "+00:00"))
+        finished = datetime.fromisoformat(sortable_utc(result.finished).replace("Z", "+00:00"))
     except ValueError:
         return 0.0
     return max((finished - started).total_seconds(), 0.0)
-
-
-def sortable_time(stamp: str) -> str:
-    """An ISO time as UTC with microseconds, so "…Z", "…+00:00" and other offsets sort right."""
-    try:
-        return sortable_utc(stamp)
-    except ValueError:
-        return stamp
 
 
 def row_json(result: Result, base: str) -> dict[str, Any]:
@@ -179,7 +171,7 @@ class Store:
                 result.interpreter,
                 result.status,
                 row.get("base", ""),
-                sortable_time(result.finished),
+                sortable_utc(result.finished),
                 build_seconds(result),
                 json.dumps(row["result"], sort_keys=True, ensure_ascii=False),
             ),
@@ -212,19 +204,6 @@ class Store:
         """Every attempt, oldest first (what the site renders from)."""
         return self._results("SELECT json FROM results ORDER BY finished, id")
 
-    def history(self, name: str) -> list[Result]:
-        """Every attempt for one project, oldest first."""
-        return self._results("SELECT json FROM results WHERE name = ? ORDER BY finished, id", (name,))
-
-    def latest(self, include_errors: bool = False) -> dict[tuple[str, str], Result]:
-        """The latest verdict per (project, interpreter); errors only when asked for."""
-        statuses = VERDICTS + (("error",) if include_errors else ())
-        marks = ",".join("?" * len(statuses))
-        rows = self._results(
-            f"SELECT json FROM results WHERE status IN ({marks}) ORDER BY finished, id", statuses
-        )
-        return {(r.name, r.interpreter): r for r in rows}
-
     def latest_statuses(self) -> dict[tuple[str, str], tuple[str, str]]:
         """(project, interpreter) -> (version, status) of the latest verdict, without parsing JSON."""
         marks = ",".join("?" * len(VERDICTS))
@@ -236,25 +215,6 @@ class Store:
         ):
             latest[(name, interpreter)] = (version, status)
         return latest
-
-    def verdict(self, name: str, version: str, interpreter: str, base: str) -> str | None:
-        """The latest verdict for this release in this environment, None when it has none."""
-        marks = ",".join("?" * len(VERDICTS))
-        rows = self._rows(
-            f"SELECT status FROM results WHERE name = ? AND version = ? AND interpreter = ? AND base = ?"
-            f" AND status IN ({marks}) ORDER BY finished DESC, id DESC LIMIT 1",
-            (name, version, interpreter, base, *VERDICTS),
-        )
-        return rows[0][0] if rows else None
-
-    def failure_streak(self, name: str, version: str, interpreter: str, base: str) -> Streak | None:
-        """Trailing run of nights whose verdict was the same failure; errors do not break it."""
-        rows = self._rows(
-            "SELECT status, finished FROM results WHERE name = ? AND version = ? AND interpreter = ?"
-            " AND base = ? AND status != 'error' ORDER BY finished DESC, id DESC",
-            (name, version, interpreter, base),
-        )
-        return _streak(rows)
 
     def snapshot(self) -> Snapshot:
         """Everything the planner reads, in one pass over the indexed columns."""
@@ -317,8 +277,6 @@ class Store:
             added += self.add_rows(read_export(Path(path)))
         return added
 
-    def integrity(self) -> str:
-        return str(self._rows("PRAGMA integrity_check")[0][0])
 
 
 def _streak(rows_newest_first: Sequence[tuple[str, str]]) -> Streak | None:

@@ -26,15 +26,6 @@ STATUS_ORDER: tuple[str, ...] = (*VERDICTS, UNCHECKED)
 
 
 @dataclass(frozen=True)
-class RunSummary:
-    """One tracker run, when the caller knows run boundaries better than calendar days do."""
-
-    started: str
-    finished: str
-    label: str = ""
-
-
-@dataclass(frozen=True)
 class Cell:
     """What one (project, interpreter) shows: the latest verdict, and a newer failed attempt."""
 
@@ -80,7 +71,7 @@ class TrendPoint:
 
 
 @dataclass(frozen=True)
-class Slot:
+class Attempts:
     """One (version, interpreter) on a project page: the verdict, a pending retry, older attempts."""
 
     version: str
@@ -101,7 +92,7 @@ class Project:
 
 
 @dataclass(frozen=True)
-class Counts:
+class StatusCounts:
     total: int
     by_status: Mapping[str, int]
 
@@ -146,23 +137,12 @@ def version_key(version: str) -> tuple:
         return (0, version, version)
 
 
-@lru_cache(maxsize=262144)
-def instant(text: str) -> str:
-    """ISO 8601 time -> a UTC string that sorts correctly ("" stays "": unknown sorts oldest)."""
-    if not text:
-        return ""
-    try:
-        return sortable_utc(text)
-    except ValueError:
-        raise InvalidRecords("results", f"time {text!r} is not ISO 8601") from None
-
-
 def result_order(result: Result) -> tuple:
     """A total order on attempts: when it finished, then tie-breakers so input order never matters."""
     shas = tuple(b.sha256 or "" for b in result.builds)
     return (
-        instant(result.finished),
-        instant(result.started),
+        sortable_utc(result.finished),
+        sortable_utc(result.started),
         version_key(result.version),
         STATUSES.index(result.status),
         result.message,
@@ -225,7 +205,7 @@ def build_projects(results: Iterable[Result]) -> tuple[tuple[Project, ...], tupl
     return tuple(projects), order_interpreters(tags)
 
 
-def project_slots(project: Project, interpreters: Sequence[str]) -> list[Slot]:
+def project_slots(project: Project, interpreters: Sequence[str]) -> list[Attempts]:
     """Every version x interpreter tried, newest version first, interpreters in column order."""
     by_slot: dict[tuple[str, str], list[Result]] = defaultdict(list)
     for result in project.history:
@@ -238,7 +218,7 @@ def project_slots(project: Project, interpreters: Sequence[str]) -> list[Slot]:
         cell = latest_cell(attempts)
         shown = {id(cell.verdict), id(cell.pending)}
         earlier = tuple(r for r in reversed(attempts) if id(r) not in shown)
-        slots.append(Slot(version, tag, cell.verdict, cell.pending, earlier))
+        slots.append(Attempts(version, tag, cell.verdict, cell.pending, earlier))
     return slots
 
 
@@ -248,10 +228,10 @@ class VersionGroup:
 
     version: str
     sdist: Artifact | None
-    slots: tuple[Slot, ...]
+    slots: tuple[Attempts, ...]
 
 
-def group_versions(slots: Sequence[Slot]) -> list[VersionGroup]:
+def group_versions(slots: Sequence[Attempts]) -> list[VersionGroup]:
     groups: list[VersionGroup] = []
     for slot in slots:
         if not groups or groups[-1].version != slot.version:
@@ -265,11 +245,11 @@ def group_versions(slots: Sequence[Slot]) -> list[VersionGroup]:
     return out
 
 
-def shown_results(slots: Sequence[Slot]) -> list[Result]:
+def shown_results(slots: Sequence[Attempts]) -> list[Result]:
     return [r for s in slots for r in (s.current, s.pending) if r is not None]
 
 
-def common_controls(slots: Sequence[Slot]) -> list[tuple[str, str]]:
+def common_controls(slots: Sequence[Attempts]) -> list[tuple[str, str]]:
     """The controls most results on a page share (shown once; results that differ show theirs)."""
     tally: Counter[tuple[tuple[str, str], ...]] = Counter(
         tuple(sorted((k, str(v)) for k, v in r.controls.items())) for r in shown_results(slots) if r.controls
@@ -279,7 +259,7 @@ def common_controls(slots: Sequence[Slot]) -> list[tuple[str, str]]:
     return list(max(sorted(tally), key=lambda k: tally[k]))
 
 
-def page_environments(slots: Sequence[Slot]) -> list[Environment]:
+def page_environments(slots: Sequence[Attempts]) -> list[Environment]:
     found = {r.environment.fingerprint: r.environment for r in shown_results(slots) if r.environment}
     return sorted(found.values(), key=lambda e: (interpreter_key(e.interpreter), e.fingerprint))
 
@@ -287,13 +267,13 @@ def page_environments(slots: Sequence[Slot]) -> list[Environment]:
 # -- summaries ----------------------------------------------------------------------------------
 
 
-def count_cells(cells: Iterable[Cell]) -> Counts:
+def count_cells(cells: Iterable[Cell]) -> StatusCounts:
     counter = Counter(cell.status for cell in cells)
-    return Counts(sum(counter.values()), {s: counter.get(s, 0) for s in STATUS_ORDER})
+    return StatusCounts(sum(counter.values()), {s: counter.get(s, 0) for s in STATUS_ORDER})
 
 
-def summarize(projects: Sequence[Project], interpreters: Sequence[str]) -> tuple[Counts, dict[str, Counts]]:
-    """Counts over every (project, interpreter) cell, overall and per interpreter column."""
+def summarize(projects: Sequence[Project], interpreters: Sequence[str]) -> tuple[StatusCounts, dict[str, StatusCounts]]:
+    """StatusCounts over every (project, interpreter) cell, overall and per interpreter column."""
     overall = count_cells(c for p in projects for c in p.cells.values())
     per = {t: count_cells(p.cells[t] for p in projects if t in p.cells) for t in interpreters}
     return overall, per
@@ -306,7 +286,7 @@ def pending_cells(projects: Sequence[Project]) -> int:
 def trend(projects: Sequence[Project], limit: int = 400) -> list[TrendPoint]:
     """Reproducible share of the latest verdicts as of the end of each day that saw a verdict."""
     events = sorted(
-        ((instant(r.finished)[:10], p.name, r.interpreter, r.status) for p in projects for r in p.history if r.is_verdict),
+        ((sortable_utc(r.finished)[:10], p.name, r.interpreter, r.status) for p in projects for r in p.history if r.is_verdict),
     )
     state: dict[tuple[str, str], str] = {}
     tally: Counter[str] = Counter()
@@ -323,11 +303,9 @@ def trend(projects: Sequence[Project], limit: int = 400) -> list[TrendPoint]:
     return points[-limit:]
 
 
-def last_run_start(projects: Sequence[Project], runs: Sequence[RunSummary] | None) -> str:
-    """Where "since last run" begins: the last run's start, else the start of the newest day."""
-    if runs:
-        return instant(max(runs, key=lambda r: instant(r.started)).started)
-    newest = max((instant(r.finished) for p in projects for r in p.history if r.is_verdict), default="")
+def last_run_start(projects: Sequence[Project]) -> str:
+    """Where "since last run" begins: the start of the newest day with a verdict."""
+    newest = max((sortable_utc(r.finished) for p in projects for r in p.history if r.is_verdict), default="")
     return newest[:10] + "T00:00:00.000000Z" if newest else ""
 
 
@@ -337,11 +315,11 @@ def changes_since(projects: Sequence[Project], boundary: str) -> list[Change]:
     for project in projects:
         for tag, cell in project.cells.items():
             after = cell.verdict
-            if after is None or instant(after.finished) < boundary:
+            if after is None or sortable_utc(after.finished) < boundary:
                 continue
             before = None
             for result in reversed(project.history):
-                if result.interpreter == tag and result.is_verdict and instant(result.finished) < boundary:
+                if result.interpreter == tag and result.is_verdict and sortable_utc(result.finished) < boundary:
                     before = result
                     break
             if before is None or before.status != after.status:

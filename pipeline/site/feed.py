@@ -7,7 +7,8 @@ from urllib.parse import quote
 
 from markupsafe import escape
 
-from .data import Change, instant
+from ..records import sortable_utc
+from .data import Change
 
 #: a feed reader needs recent changes, not all of history (the JSON API has all of it)
 MAX_ENTRIES = 200
@@ -39,7 +40,7 @@ def entry_summary(change: Change) -> str:
 
 def atom_time(text: str) -> str:
     """Atom wants RFC 3339; drop the microseconds our sortable form carries."""
-    moment = instant(text)
+    moment = sortable_utc(text)
     return moment[:19] + "Z" if moment else "1970-01-01T00:00:00Z"
 
 
@@ -59,7 +60,7 @@ def render_feed(changes: Sequence[Change], *, generated: str, link: Callable[[Ch
     ]
     for change in shown:
         after = change.after
-        parts = (change.name, change.interpreter, after.version, instant(after.finished), after.status)
+        parts = (change.name, change.interpreter, after.version, sortable_utc(after.finished), after.status)
         entry_id = escape(FEED_ID + ":" + ":".join(quote(p, safe=".-_+!") for p in parts))
         out += [
             "<entry>",

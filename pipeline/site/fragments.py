@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 from markupsafe import Markup
 
 from ..errors import PipelineError
-from ..records import Build, Difference, Environment, Result
+from ..records import Build, Difference, Environment, Result, sortable_utc
 from .badges import Badge
-from .data import UNCHECKED, Cell, Project, Slot, VersionGroup, instant, is_unsandboxed, slug
+from .data import UNCHECKED, Cell, Project, Attempts, VersionGroup, is_unsandboxed, slug
 
 
 
@@ -65,7 +65,7 @@ def safe_url(url: str | None) -> str | None:
 
 def when(text: str) -> str:
     try:
-        moment = instant(text)
+        moment = sortable_utc(text)
     except PipelineError:
         return text
     return moment[:16].replace("T", " ") + " UTC" if moment else "unknown"
@@ -238,7 +238,7 @@ def _result(
     return html
 
 
-def slot_html(slot: Slot, *, root: str, extras: Mapping[int, Mapping[str, Any]],
+def slot_html(slot: Attempts, *, root: str, extras: Mapping[int, Mapping[str, Any]],
               page_controls: Sequence[tuple[str, str]], release_sdist_sha: str | None) -> Markup:
     """One version x interpreter: the verdict's details, a pending retry, and older attempts."""
     anchor = f"{slug(slot.version)}-{slug(slot.interpreter)}"

@@ -20,13 +20,12 @@ from typing import Any, Callable, Iterable, Sequence
 import jinja2
 
 from ..errors import PipelineError, UsageError
-from ..records import VARIATIONS, Result
+from ..records import VARIATIONS, Result, sortable_utc
 from . import data, fragments
 from .badges import Badge, badge_for, badge_svg
 from .chart import describe, trend_svg
 from .feed import render_feed
-from .files import Counts, Writer, project_extras, results_json, write_project_api
-from .serialize import Serializer, dump
+from .files import WriteCounts, Writer, dump, project_extras, results_json, write_project_api
 
 HERE = Path(__file__).parent
 MARKER = ".reproducible-wheels-site"
@@ -82,13 +81,12 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def _render_shard(index: int) -> Counts:
+def _render_shard(index: int) -> WriteCounts:
     """Project pages, badges and per-project JSON for one contiguous run of projects."""
     job = _JOB
     assert job is not None
     writer = Writer(job.root)
     page = environment().get_template("project.html")
-    serializer = Serializer()
     verdicts: list[str] = []
     pending: list[str] = []
     start, stop = job.bounds[index]
@@ -107,7 +105,7 @@ def _render_shard(index: int) -> Counts:
         writer.write(f"projects/{project.slug}.html", html)
         writer.write(f"badges/{project.slug}.svg", badge_svg(badge))
         writer.write(f"badges/{project.slug}.json", dump(badge.endpoint()) + "\n")
-        done, waiting = write_project_api(project, job.generated, serializer, writer)
+        done, waiting = write_project_api(project, job.generated, writer)
         verdicts += done
         pending += waiting
     # parts of api/results.json, joined by the parent in shard order
@@ -116,7 +114,7 @@ def _render_shard(index: int) -> Counts:
     return writer.counts
 
 
-def _run_shards(job: _Job, meanwhile: Callable[[], None] = lambda: None) -> Counts:
+def _run_shards(job: _Job, meanwhile: Callable[[], None] = lambda: None) -> WriteCounts:
     """Render the project shards (in forked workers when there are several); ``meanwhile`` runs in
     this process while they work: the pages that need every project, rather than waiting idle."""
     global _JOB
@@ -136,7 +134,7 @@ def _run_shards(job: _Job, meanwhile: Callable[[], None] = lambda: None) -> Coun
     finally:
         _JOB = None
         gc.unfreeze()
-    total = Counts()
+    total = WriteCounts()
     for part in counts:
         total.add(part)
     return total
@@ -150,12 +148,10 @@ def _shard_bounds(count: int, workers: int) -> list[tuple[int, int]]:
     return [(i * step, min(count, (i + 1) * step)) for i in range(workers)] or [(0, 0)]
 
 
-def _home_context(
-    projects: Sequence[data.Project], interpreters: Sequence[str], runs: Sequence[data.RunSummary] | None
-) -> dict[str, Any]:
+def _home_context(projects: Sequence[data.Project], interpreters: Sequence[str]) -> dict[str, Any]:
     overall, per = data.summarize(projects, interpreters)
     points = data.trend(projects)
-    boundary = data.last_run_start(projects, runs)
+    boundary = data.last_run_start(projects)
     recent = data.changes_since(projects, boundary) if boundary else []
     recent.sort(key=lambda c: (c.name, data.interpreter_key(c.interpreter)))
     broke = [c for c in recent if c.after.status == "unreproducible"]
@@ -184,7 +180,6 @@ def render_site(
     out_dir: Path,
     *,
     generated: str,
-    runs: Sequence[data.RunSummary] | None = None,
     log_root: Path | None = None,
     workers: int = 2,
 ) -> SiteSummary:
@@ -197,8 +192,8 @@ def render_site(
     """
     out_dir = Path(out_dir)
     try:
-        data.instant(generated)
-    except PipelineError:
+        sortable_utc(generated)
+    except ValueError:
         raise UsageError(f"generated={generated!r} is not an ISO 8601 time") from None
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MARKER).exists():
         raise PipelineError(f"{out_dir} is not empty and was not made by the site renderer; refusing to replace it")
@@ -207,7 +202,7 @@ def render_site(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        counts = _render_into(staging, projects, interpreters, generated, runs, (log_root or Path.cwd()).resolve(), workers)
+        counts = _render_into(staging, projects, interpreters, generated, (log_root or Path.cwd()).resolve(), workers)
         _swap(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -228,10 +223,9 @@ def _render_into(
     projects: Sequence[data.Project],
     interpreters: Sequence[str],
     generated: str,
-    runs: Sequence[data.RunSummary] | None,
     log_root: Path,
     workers: int,
-) -> Counts:
+) -> WriteCounts:
     rows = [(p, badge_for(p.cells)) for p in projects]
     bounds = _shard_bounds(len(rows), workers)
     writer = Writer(root)
@@ -242,7 +236,7 @@ def _render_into(
         writer.write(MARKER, "made by pipeline.site; this folder is replaced on every render\n")
         for name in ("site.css", "site.js"):
             writer.write(f"static/{name}", (HERE / "static" / name).read_text(encoding="utf-8"))
-        home = _home_context(projects, interpreters, runs)
+        home = _home_context(projects, interpreters)
         writer.write("index.html", env.get_template("home.html").render(page="home", **common, **home))
         matrix = env.get_template("matrix.html").render(page="matrix", rows=rows, statuses=data.STATUS_ORDER, **common)
         writer.write("matrix.html", matrix)

@@ -21,11 +21,9 @@ from typing import Iterable, Literal
 from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from ..engine import sandbox
-from ..errors import BuildRequirementsFailed, PipelineError, WheelUnreadable
+from ..errors import PipelineError, WheelUnreadable
 from ..explain import compare_wheels
 from ..engine.fetch import fetch_artifact, sha256_of
-from ..engine.interpreters import Interpreter
 from ..engine.net import Client
 from .normalize import ALL_STEPS, normalize
 from ..records import Artifact, Difference, Release, Upstream
@@ -234,33 +232,3 @@ def check_upstream(client: Client, release: Release, rebuilt: Path, store: Path,
             return classify(rebuilt, published, match, Path(folder))
     except PipelineError as error:  # network, digest, unreadable zip: no verdict, the reason kept
         return _upstream("not-checked", match, None, note=str(error))
-
-
-# -- `nox -s upstream -- PKG[==VER]`: only this comparison, for one release ---------------------------
-
-def latest_kept_wheel(folder: Path) -> Path | None:
-    """The newest wheel a controlled build kept in ``folder`` (out/builds/NAME/VERSION/TAG/1/)."""
-    wheels = [p for p in folder.glob("*.whl") if p.is_file()] if folder.is_dir() else []
-    return max(wheels, key=lambda p: (p.stat().st_mtime, p.name)) if wheels else None
-
-
-def rebuilt_wheel(checker, release: Release, interpreter: Interpreter, rebuild: bool = False) -> tuple[Path, str]:
-    """A kept controlled-build wheel of the release, or one made now; (wheel, where it came from)."""
-    kept = checker.workspace.result_dir(release.name, release.version, interpreter.tag) / "1"
-    found = None if rebuild else latest_kept_wheel(kept)
-    if found is not None:
-        return found, "kept from an earlier build"
-    target = checker.release_target(release)  # already resolved: fetch it, no second index request
-    if target.problem or target.sdist_path is None:
-        raise PipelineError(target.problem or f"{release.name} {release.version} publishes no sdist to rebuild")
-    try:
-        with sandbox.lease_uid() as uid:  # the same confinement a check's builds get
-            env = checker.environment(target, interpreter, uid)
-            with checker.crates(target, interpreter, uid) as extra:
-                build, reason = checker.build(target, interpreter, env, 1,
-                                              checker.settings(target, interpreter, uid, extra))
-    except BuildRequirementsFailed as error:
-        raise PipelineError(f"cannot rebuild: {error}") from None
-    if reason or not build.path:
-        raise PipelineError(f"the rebuild failed: {reason or 'no wheel'}; log: {build.log}")
-    return Path(build.path), "built now: one controlled build"

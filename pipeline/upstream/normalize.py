@@ -48,7 +48,7 @@ _LEVEL_HINT = {0b000: 6, 0b010: 9, 0b100: 1, 0b110: 1}
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError, ValueError)
 
 
-class Entry(NamedTuple):
+class LayoutEntry(NamedTuple):
     """One member's zip metadata; ``source`` is its index in the original archive's directory.
 
     A named tuple rather than a dataclass: a pass replaces fields on every member of wheels with
@@ -70,7 +70,7 @@ class Entry(NamedTuple):
 class Layout:
     """The whole archive's metadata, in the order members will be written."""
 
-    entries: tuple[Entry, ...]
+    entries: tuple[LayoutEntry, ...]
     comment: bytes = b""
 
 
@@ -81,7 +81,7 @@ def _each(layout: Layout, **fields: object) -> Layout:
     return dataclasses.replace(layout, entries=tuple(e._replace(**fields) for e in layout.entries))
 
 
-def _sort_key(entry: Entry) -> tuple[bool, bool, str, int]:
+def _sort_key(entry: LayoutEntry) -> tuple[bool, bool, str, int]:
     # the wheel spec asks for .dist-info at the end and RECORD last; that also lets RECORD be
     # rewritten after every other member has been streamed through once
     top = entry.name.split("/", 1)[0]
@@ -103,7 +103,7 @@ def store_uncompressed(layout: Layout) -> Layout:
     return _each(layout, compress_type=zipfile.ZIP_STORED, compress_level=None)
 
 
-def _normal_mode(entry: Entry) -> Entry:
+def _normal_mode(entry: LayoutEntry) -> LayoutEntry:
     if entry.name.endswith("/"):
         attr = DIR_MODE << 16 | MSDOS_DIRECTORY
     else:
@@ -151,7 +151,7 @@ def read_layout(archive: zipfile.ZipFile) -> Layout:
     entries = []
     for index, info in enumerate(archive.infolist()):
         level = _LEVEL_HINT[info.flag_bits & 0b110] if info.compress_type == zipfile.ZIP_DEFLATED else None
-        entries.append(Entry(
+        entries.append(LayoutEntry(
             name=info.filename, source=index, date_time=tuple(info.date_time),  # type: ignore[arg-type]
             compress_type=info.compress_type, compress_level=level, external_attr=info.external_attr,
             create_system=info.create_system, extra=_strip_zip64(info.extra), comment=info.comment,
@@ -187,7 +187,7 @@ def record_bytes(record_name: str, rows: Iterable[tuple[str, bytes, int]], unhas
     return buffer.getvalue().encode("utf-8")
 
 
-def _zipinfo(entry: Entry, size: int) -> zipfile.ZipInfo:
+def _zipinfo(entry: LayoutEntry, size: int) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(entry.name, date_time=entry.date_time)
     info.compress_type = entry.compress_type
     info._compresslevel = entry.compress_level  # 3.13 maps this onto ZipInfo.compress_level
@@ -199,7 +199,7 @@ def _zipinfo(entry: Entry, size: int) -> zipfile.ZipInfo:
     return info
 
 
-def _copy(source: zipfile.ZipFile, info: zipfile.ZipInfo, target: zipfile.ZipFile, entry: Entry) -> tuple[bytes, int]:
+def _copy(source: zipfile.ZipFile, info: zipfile.ZipInfo, target: zipfile.ZipFile, entry: LayoutEntry) -> tuple[bytes, int]:
     """Stream one member across; returns its sha256 and size."""
     digest = hashlib.sha256()
     size = 0
@@ -221,7 +221,7 @@ def _member_hash(source: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[bytes,
     return digest.digest(), size
 
 
-def _hashed(entry: Entry) -> bool:
+def _hashed(entry: LayoutEntry) -> bool:
     return not entry.name.endswith("/") and not entry.name.endswith(_SIGNATURE_SUFFIXES)
 
 

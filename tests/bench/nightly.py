@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from pipeline.engine.options import CheckOptions
 from tests.bench import Figure
 from pipeline.nightly.lists import ListEntry
 from pipeline.nightly.run import Engine, NightlyOptions, run_nightly
@@ -68,8 +69,9 @@ def warm_run(workdir: Path) -> Iterator[Figure]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/simple/"
-        options = NightlyOptions(out_dir=workdir / "out", index_url=url, unsandboxed=True, tick=60.0)
-        real = nightly_engine.engine(options)
+        options = NightlyOptions(out_dir=workdir / "out", tick=60.0,
+                                 check=CheckOptions(out=workdir / "out", index_url=url, unsandboxed=True))
+        real = nightly_engine.engine(options.check)
 
         def must_not_build(release: Release, slot: Slot) -> Result:
             raise AssertionError(f"warm run built {release.name} on {slot.interpreter}")

@@ -1,0 +1,65 @@
+"""The one place a check's measurements become a :class:`Result`, and the one reproduce command."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+from .. import __version__
+from ..records import Artifact, Isolation, Result, Status, utcnow
+from .build import CONTROLS
+from .options import CheckOptions
+from .resolve import PYPI_SIMPLE
+
+
+def reproduce_command(spec: str, minor: str, options: CheckOptions, *, from_index: bool = True) -> str:
+    """The command that repeats one (release, interpreter) check; a local sdist needs no index."""
+    words = ["nox", "-s", "check", "--", spec, "--python", minor]
+    if from_index and options.index_url != PYPI_SIMPLE:
+        words += ["--index-url", options.index_url]
+    if options.unsandboxed:
+        words.append("--unsandboxed")
+    if options.vary:
+        words.append("--vary")
+    return shlex.join(words)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What every result of one (release, interpreter) check shares; :meth:`finish` makes the Result."""
+
+    name: str
+    version: str
+    python: str
+    interpreter: str
+    reproduce: str
+    started: str = field(default_factory=utcnow)
+    sdist: Artifact | None = None
+    index_url: str = ""
+    isolation: Isolation | None = None
+    controls: Mapping[str, str] = field(default_factory=dict)
+
+    def finish(self, status: Status, **fields: Any) -> Result:
+        """The Result, stamped finished now; ``fields`` are the measurements (builds, environment, ...)."""
+        return Result(
+            name=self.name, version=self.version, python=self.python, interpreter=self.interpreter,
+            status=status, started=self.started, finished=utcnow(), reproduce=self.reproduce, sdist=self.sdist,
+            index_url=self.index_url, isolation=self.isolation, controls=dict(self.controls), tracker=__version__,
+            **fields,
+        )
+
+    def controlled(self) -> Draft:
+        """The same draft with the controls every build gets recorded."""
+        return replace(self, controls=dict(CONTROLS))
+
+
+def error_result(name: str, version: str, python: str, interpreter: str, message: str, options: CheckOptions,
+                 started: str | None = None) -> Result:
+    """An ``error`` record for a (release, interpreter) the tracker or the network failed on."""
+    spec = f"{name}=={version}" if version else name
+    minor = ".".join(python.split(".")[:2])
+    draft = Draft(name=name, version=version, python=python, interpreter=interpreter,
+                  reproduce=reproduce_command(spec, minor, options), started=started or utcnow(),
+                  index_url=options.index_url)
+    return draft.finish("error", message=message)

@@ -1,0 +1,132 @@
+"""Each variation is a function from the controlled build settings to a changed copy (reprotest-style).
+
+A variation this machine cannot apply raises :class:`VariationUnavailable`; it is recorded
+``not-tested``, never ``same``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+from ..engine import sandbox
+from ..engine.build import BuildSettings
+from ..errors import VariationUnavailable
+from ..records import VARIATIONS
+
+ALT_BUILD_ROOT = Path("/tmp/wheelrepro-alt")
+TIME_SHIFT = "+400d"  # libfaketime's offset syntax: 400 days ahead (SOURCE_DATE_EPOCH is untouched)
+TIMEZONE = "Pacific/Chatham"  # UTC+12:45/+13:45: differs from UTC in hours, minutes and date
+TIMEZONE_RULE = "<+1245>-12:45"  # the same offset as a POSIX rule, for machines without tzdata
+PREFERRED_LOCALES = ("fr_FR.UTF-8", "de_DE.UTF-8", "tr_TR.UTF-8", "en_US.UTF-8")
+UMASK = 0o002
+HOSTNAME = "varied-host"
+HASH_SEED = "12345"
+HOME = "/tmp/varied-home"
+USER = "varied"  # and another unprivileged uid: the leased one's twin in the pool's upper half
+FAKETIME_LIBS = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1",
+                 "/usr/local/lib/faketime/libfaketime.so.1")
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What this machine lets a build vary (probed once; plain values so tests can make one)."""
+
+    isolated: bool  # bubblewrap: a UTS namespace for the hostname, setpriv for the uid
+    faketime: str | None = None  # libfaketime's path
+    locale: Mapping[str, str] | None = None  # the locale variation's variables
+    locale_dir: str | None = None  # LOCPATH folder of a locale compiled by the tracker
+    cpus: frozenset[int] = frozenset()  # this process's CPU affinity
+    zoneinfo: bool = True  # /usr/share/zoneinfo/Pacific/Chatham exists
+
+
+def _with_env(settings: BuildSettings, **values: str) -> dict[str, str]:
+    env = dict(settings.env_vars)
+    env.update(values)
+    return env
+
+
+def build_path(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    where = ALT_BUILD_ROOT / settings.build_dir.parent.name / settings.build_dir.name
+    return dataclasses.replace(settings, build_dir=where)
+
+
+def time(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    if machine.faketime is None:
+        raise VariationUnavailable("time", "libfaketime is not installed: apt-get install faketime")
+    # LD_PRELOAD directly, not the `faketime` program: its sem_open needs a /dev/shm the build uid can write
+    wrapper = ("env", f"LD_PRELOAD={machine.faketime}", f"FAKETIME={TIME_SHIFT}", *settings.wrapper)
+    return dataclasses.replace(settings, wrapper=wrapper)
+
+
+def timezone(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    return dataclasses.replace(settings, env_vars=_with_env(settings, TZ=TIMEZONE if machine.zoneinfo else TIMEZONE_RULE))
+
+
+def locale(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    if not machine.locale or all(settings.env_vars.get(k) == v for k, v in machine.locale.items()):
+        raise VariationUnavailable("locale", "no locale other than the controlled one is usable here")
+    mounts = settings.mounts + ((sandbox.Mount(machine.locale_dir),) if machine.locale_dir else ())
+    return dataclasses.replace(settings, env_vars=_with_env(settings, **machine.locale), mounts=mounts)
+
+
+def umask(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    return dataclasses.replace(settings, umask=UMASK)
+
+
+def hostname(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    if not machine.isolated:
+        raise VariationUnavailable("hostname", "needs the sandbox's UTS namespace, and builds run --unsandboxed")
+    return dataclasses.replace(settings, hostname=HOSTNAME)
+
+
+def hash_seed(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    return dataclasses.replace(settings, env_vars=_with_env(settings, PYTHONHASHSEED=HASH_SEED))
+
+
+def home(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    return dataclasses.replace(settings, home=HOME)
+
+
+def user(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    if not machine.isolated:
+        raise VariationUnavailable("user", "needs the sandbox to switch uid, and builds run --unsandboxed")
+    return dataclasses.replace(settings, user=USER, uid=settings.uid + sandbox.UID_POOL)
+
+
+def cpu_count(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    if len(machine.cpus) < 2:
+        raise VariationUnavailable("cpu_count", "this machine gives the tracker one CPU")
+    if not machine.isolated:  # affinity alone: os.cpu_count() reads /sys, which only the sandbox replaces
+        raise VariationUnavailable("cpu_count", "without the sandbox os.cpu_count() would still see every CPU")
+    return dataclasses.replace(settings, cpus=frozenset({min(machine.cpus)}))
+
+
+Variation = Callable[[BuildSettings, Machine], BuildSettings]
+#: name -> how it changes a build; the keys are exactly records.VARIATIONS, in that order
+APPLY: dict[str, Variation] = {
+    "build_path": build_path, "time": time, "timezone": timezone, "locale": locale, "umask": umask,
+    "hostname": hostname, "hash_seed": hash_seed, "home": home, "user": user, "cpu_count": cpu_count,
+}
+assert tuple(APPLY) == VARIATIONS
+
+
+def vary(settings: BuildSettings, names: Iterable[str], machine: Machine) -> BuildSettings:
+    """The settings with each named variation applied (in the canonical order) and recorded."""
+    chosen = [name for name in VARIATIONS if name in set(names)]
+    for name in chosen:
+        settings = APPLY[name](settings, machine)
+    return dataclasses.replace(settings, variations=tuple(chosen))
+
+
+def unavailable(settings: BuildSettings, machine: Machine) -> dict[str, str]:
+    """Variations this machine cannot apply, with the reason for each."""
+    reasons = {}
+    for name, apply in APPLY.items():
+        try:
+            apply(settings, machine)
+        except VariationUnavailable as exc:
+            reasons[name] = exc.reason
+    return reasons
