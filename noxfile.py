@@ -37,12 +37,22 @@ def lock(session: nox.Session) -> None:
     _pipeline(session, "lock")
 
 
-@nox.session
-def tests(session: nox.Session) -> None:
-    """Run the offline test suite (first fills the wheelhouse the fixture builds install from)."""
+def _offline_tests(session: nox.Session, marks: str) -> None:
     session.install(*TESTS)
     session.run("python", "-m", "pipeline", "wheelhouse", WHEELHOUSE, "--extra", "environments/fixtures.txt")
-    session.run("python", "-m", "pytest", "-m", "not network", *session.posargs)
+    session.run("python", "-m", "pytest", "-m", marks, *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The fast tier: offline tests without real builds beyond a few tiny fixtures (under a minute)."""
+    _offline_tests(session, "not network and not slow")
+
+
+@nox.session(default=False)
+def tests_full(session: nox.Session) -> None:
+    """Every offline test, real fixture builds included (what CI runs)."""
+    _offline_tests(session, "not network")
 
 
 @nox.session(default=False)

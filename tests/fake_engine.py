@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from pipeline.errors import NetworkError, ProjectNotFound, VersionNotFound
-from pipeline.nightly.run import Engine
 from pipeline.nightly.plan import Slot
+from pipeline.nightly.run import Engine
 from pipeline.records import Artifact, Build, Environment, Release, Result
 
 SLOTS = {

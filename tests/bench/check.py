@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from tests.bench import Figure
 from pipeline.engine.check import Checker, CheckOptions
 from pipeline.engine.environments import create_venv, read_lock, toolchain_lock_path
 from pipeline.engine.fetch import sha256_of
 from pipeline.engine.interpreters import discover
+from tests.bench import Figure
 
 PACKAGES = ("six==1.17.0", "idna==3.10", "markupsafe==3.0.2")  # pure (setuptools), pure (flit), C
 

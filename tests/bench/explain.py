@@ -8,8 +8,8 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
-from tests.bench import Figure, best_of, hash_files
 from pipeline.explain import compare_wheels
+from tests.bench import Figure, best_of, hash_files
 
 AREA = "explain"
 MB = 1024 * 1024

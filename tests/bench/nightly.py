@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.engine.options import CheckOptions
-from tests.bench import Figure
 from pipeline.nightly.lists import ListEntry
-from pipeline.nightly.run import Engine, NightlyOptions, run_nightly
 from pipeline.nightly.plan import Slot
-from pipeline.records import Artifact, Build, Environment, Release, Result
+from pipeline.nightly.run import Engine, NightlyOptions, run_nightly
 from pipeline.nightly.store import Store
+from pipeline.records import Artifact, Build, Environment, Release, Result
+from tests.bench import Figure
 
 AREA = "nightly"
 PROJECTS = 100

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.engine import sandbox
-from tests.bench import Figure
 from pipeline.engine.build import build_wheel
 from pipeline.engine.check import Checker, CheckOptions
 from pipeline.engine.interpreters import discover
+from tests.bench import Figure
 
 ROUNDS = 5
 

@@ -9,7 +9,15 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.records import Artifact, Build, Difference, Environment, Isolation, Result, Upstream
+from pipeline.records import (
+    Artifact,
+    Build,
+    Difference,
+    Environment,
+    Isolation,
+    Result,
+    Upstream,
+)
 from tests.bench import Figure
 
 INTERPRETERS = (("cp39", "3.9.21"), ("cp310", "3.10.16"), ("cp311", "3.11.11"), ("cp312", "3.12.9"), ("cp313", "3.13.2"))

@@ -18,9 +18,9 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
-from tests.bench import Figure, best_of, hash_files
 from pipeline.records import Artifact
 from pipeline.upstream.compare import Match, classify
+from tests.bench import Figure, best_of, hash_files
 
 AREA = "upstream"
 MB = 1024 * 1024

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.engine import sandbox
-from tests.bench import Figure
 from pipeline.engine.check import Checker, CheckOptions
 from pipeline.engine.interpreters import discover
 from pipeline.records import VARIATIONS
 from pipeline.vary import search_sensitive
+from tests.bench import Figure
 
 BOUND = 1 + math.ceil(math.log2(len(VARIATIONS)))
 CONTROLLED = "0" * 64

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,21 +61,28 @@ def test_only_the_build_folder_is_writable(tmp_path):
 
 
 def test_root_home_is_invisible(tmp_path):
-    outcome, log = _run(tmp_path, "import os; print(sorted(os.listdir('/root')))")
-    assert outcome.returncode == 0
-    assert ".bash_history" not in log and ".ssh" not in log
+    # a file planted in root's home for this test: the host must really have it for the test to mean anything
+    planted = Path("/root") / f".wheelrepro-secret-{tmp_path.name}"
+    planted.write_text("root only")
+    try:
+        assert planted.is_file()
+        outcome, log = _run(tmp_path, "import os; print('home:', sorted(os.listdir('/root')))")
+    finally:
+        planted.unlink()
+    assert outcome.returncode == 0 and "home: " in log
+    assert planted.name not in log
 
 
 def test_nothing_it_starts_survives_it(tmp_path):
     marker = tmp_path / "work" / "alive"
-    code = ("import subprocess, sys\n"
-            f"subprocess.Popen(['sh', '-c', 'setsid sh -c \"while true; do touch {marker}; sleep 0.2; done\" &'])\n")
-    outcome, _ = _run(tmp_path, code)
-    assert outcome.returncode == 0
-    import time
-    time.sleep(0.5)
-    if marker.exists():
-        marker.unlink()
+    # the detached loop touches the marker at once, and the build waits until it has: it surely ran
+    code = ("import os, subprocess, time\n"
+            f"subprocess.Popen(['sh', '-c', 'setsid sh -c \"while true; do touch {marker}; sleep 0.2; done\" &'])\n"
+            f"while not os.path.exists({str(marker)!r}): time.sleep(0.05)\n"
+            "print('detached child is running')\n")
+    outcome, log = _run(tmp_path, code)
+    assert outcome.returncode == 0 and "detached child is running" in log
+    marker.unlink()
     time.sleep(1.0)
     assert not marker.exists(), "a process outlived the build"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.errors import UnsafeArchive
 from pipeline.engine.unpack import unpack_sdist
+from pipeline.errors import UnsafeArchive
 from tests.sdists import hostile_sdist, intree_sdist
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.errors import UsageError
 from pipeline.engine.interpreters import SUPPORTED, Interpreter, discover, parse_wanted
+from pipeline.errors import UsageError
 
 
 def _fake_tree(tmp_path, layout):

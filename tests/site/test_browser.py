@@ -11,11 +11,10 @@ import pytest
 
 from pipeline.records import Difference, Isolation
 from pipeline.site import render_site
-
-from tests.test_site import HOSTILE, result
+from tests.site.test_render import HOSTILE, result
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 pytestmark = [
     pytest.mark.browser,

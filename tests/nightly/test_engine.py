@@ -14,14 +14,14 @@ import pytest
 
 from pipeline.engine.net import Retry
 from pipeline.engine.options import CheckOptions
+from pipeline.nightly.engine import engine
 from pipeline.nightly.lists import ListEntry
 from pipeline.nightly.run import NightlyOptions, run_nightly
-from pipeline.nightly.engine import engine
 from pipeline.nightly.store import Store
 from tests.sdists import intree_sdist
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _options(out: Path, work: Path, index, wheelhouse, sandboxed, **kw) -> NightlyOptions:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import InvalidList, PipelineError
 from pipeline.cli import main
 from pipeline.cli.nightly import main_lists
+from pipeline.errors import InvalidList, PipelineError
 from pipeline.nightly.lists import ListEntry, load_lists, parse_list, refresh_top_list
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from pipeline.explain.causes import (
     looks_random,
 )
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "causes.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "causes.md"
 
 
 @pytest.mark.parametrize(

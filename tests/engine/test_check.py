@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from pipeline.engine import environments, sandbox
-from pipeline.records import Result
-from pipeline.engine.workspace import BUILD_ROOT
-import shutil
-
 from pipeline.engine.provision import CARGO_HOME
+from pipeline.engine.workspace import BUILD_ROOT
+from pipeline.records import Result
 from tests.sdists import cext_sdist, hostile_sdist, intree_sdist, rust_sdist
 
 pytestmark = pytest.mark.slow

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import PipelineError, StoreBusy
-from pipeline.records import Build, Environment, Result
 from pipeline.nightly.store import RunLock, Store, read_export
+from pipeline.records import Build, Environment, Result
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def result(name="alpha", version="1.0", interpreter="cp312", status="reproducible", finished="2026-01-01T02:00:00+00:00",
@@ -113,8 +113,8 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    sys.path.insert(0, sys.argv[2])
-    from test_store import result
+
+    from tests.nightly.test_store import result
     from pipeline.nightly.store import Store
     store = Store.open(Path(sys.argv[1]))
     i = 0

@@ -8,16 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.cli.nightly import main_merge
 from pipeline.engine.net import Retry
 from pipeline.engine.options import CheckOptions
-from pipeline.cli import main
-from pipeline.errors import PipelineError, StoreBusy, UsageError
+from pipeline.errors import StoreBusy
 from pipeline.nightly.lists import ListEntry
-from pipeline.cli.nightly import main_merge, main_nightly
+from pipeline.nightly.plan import (
+    Slot,
+    Task,
+    longest_first,
+    plan_builds,
+)
 from pipeline.nightly.run import NightlyOptions, run_nightly
-from pipeline.nightly.plan import Slot, Task, longest_first, parse_shard, plan_builds, shard_of
+from pipeline.nightly.store import RunLock, Store
 from pipeline.records import Release
-from pipeline.nightly.store import RunLock, Snapshot, Store
 from tests.fake_engine import FakeEngine
 
 
@@ -39,6 +43,31 @@ def options(tmp_path: Path, **kw) -> NightlyOptions:
 def stored(tmp_path: Path) -> list:
     with Store.open(tmp_path / "out") as store:
         return store.all_results()
+
+
+def night(fake: FakeEngine, tmp_path: Path, day: str) -> list:
+    fake.finished = f"{day}T02:00:00+00:00"
+    fake.check_calls.clear()
+    summary = run_nightly(fake.engine(), options(tmp_path, today=date.fromisoformat(day)), entries("alpha"))
+    return [fake.check_calls, summary]
+
+
+def task(name: str, seconds: float) -> Task:
+    return Task(Release(name, "1", None), Slot("cp312", "3.12.4", "b"), "new project", seconds)
+
+
+INDEX = {f"pkg-{i}": ["1.0"] for i in range(12)} | {"broken": ["0.1"]}
+
+
+VERDICTS = {("broken", "0.1"): "unreproducible"}
+
+
+def _run_shard(out: str, shard: tuple[int, int] | None, export: str | None) -> None:
+    fake = FakeEngine(dict(INDEX), pythons=("3.11", "3.12"), verdicts=VERDICTS, finished="2026-05-01T02:00:00+00:00")
+    opts = NightlyOptions(out_dir=Path(out), jobs=2, shard=shard, check=CheckOptions(index_url="file:///i/"),
+                          retry=Retry(attempts=3, backoff=0.0),
+                          export_dir=Path(export) if export else None)
+    run_nightly(fake.engine(), opts, entries(*sorted(INDEX)))
 
 
 def test_first_run_builds_every_project_on_every_interpreter(tmp_path):
@@ -113,13 +142,6 @@ def test_index_down_all_night_records_errors_never_verdicts_and_retries_next_nig
     assert ("alpha", "1.0", "cp312") in fake.check_calls
 
 
-def test_build_errors_are_retried_in_the_run(tmp_path):
-    fake = FakeEngine({"alpha": ["1.0"]}, check_failures={"alpha": 1})
-    summary = run_nightly(fake.engine(), options(tmp_path, retry=Retry(attempts=3, backoff=0.0)), entries("alpha"))
-    assert [r.status for r in summary.built] == ["reproducible"]
-    assert [r.status for r in stored(tmp_path)] == ["error", "reproducible"]
-
-
 def test_unknown_project_is_reported_and_the_run_continues(tmp_path):
     fake = FakeEngine({"alpha": ["1.0"]})
     summary = run_nightly(fake.engine(), options(tmp_path), entries("no-such-project", "alpha"))
@@ -128,19 +150,6 @@ def test_unknown_project_is_reported_and_the_run_continues(tmp_path):
     assert ("alpha", "1.0", "cp312") in fake.check_calls
     with Store.open(tmp_path / "out") as store:
         assert list(store.latest_statuses()) == [("alpha", "cp312")]
-
-
-def test_one_failing_build_does_not_stop_the_run(tmp_path):
-    fake = FakeEngine({"alpha": ["1.0"], "beta": ["1.0"]}, check_failures={"alpha": 99})
-    summary = run_nightly(fake.engine(), options(tmp_path, retry=Retry(attempts=2, backoff=0.0)), entries("alpha", "beta"))
-    assert summary.counts == {"error": 1, "reproducible": 1}
-
-
-def night(fake: FakeEngine, tmp_path: Path, day: str) -> list:
-    fake.finished = f"{day}T02:00:00+00:00"
-    fake.check_calls.clear()
-    summary = run_nightly(fake.engine(), options(tmp_path, today=date.fromisoformat(day)), entries("alpha"))
-    return [fake.check_calls, summary]
 
 
 def test_three_nights_of_build_failure_wait_a_week(tmp_path):
@@ -166,10 +175,6 @@ def test_two_failures_on_one_night_count_once(tmp_path):
     assert calls == [("alpha", "1.0", "cp312")]
 
 
-def task(name: str, seconds: float) -> Task:
-    return Task(Release(name, "1", None), Slot("cp312", "3.12.4", "b"), "new project", seconds)
-
-
 def test_longest_first_from_past_durations(tmp_path):
     fake = FakeEngine({"quick": ["1"], "slow": ["1"], "medium": ["1"]}, seconds={"quick": 1, "slow": 30, "medium": 5})
     run_nightly(fake.engine(), options(tmp_path), entries("quick", "slow", "medium"))
@@ -178,16 +183,6 @@ def test_longest_first_from_past_durations(tmp_path):
     run_nightly(fake.engine(), options(tmp_path, jobs=1), entries("quick", "slow", "medium"))
     assert [c[0] for c in fake.check_calls] == ["slow", "medium", "quick"]
     assert [t.release.name for t in longest_first([task("a", 1), task("b", 3), task("c", 2)])] == ["b", "c", "a"]
-
-
-def test_progress_reports_done_total_running_and_eta(tmp_path):
-    fake = FakeEngine({"alpha": ["1.0"], "beta": ["1.0"]}, seconds={"alpha": 0.2, "beta": 0.2}, sleep=True)
-    events = []
-    run_nightly(fake.engine(), options(tmp_path, jobs=1), entries("alpha", "beta"), reporter=events.append)
-    finishes = [e for e in events if e.event == "finish"]
-    assert [(e.done, e.total) for e in finishes] == [(1, 2), (2, 2)]
-    assert any(e.event == "tick" and e.running and e.running[0][1] > 0 for e in events)
-    assert "[1/2]" in finishes[0].line()
 
 
 def test_render_hook_gets_every_result(tmp_path):
@@ -202,30 +197,6 @@ def test_second_concurrent_run_refuses(tmp_path):
     with RunLock(tmp_path / "out"):
         with pytest.raises(StoreBusy, match="--wait"):
             run_nightly(fake.engine(), options(tmp_path), entries("alpha"))
-
-
-def test_shards_partition_the_list_stably():
-    names = [f"project-{i}" for i in range(200)]
-    first = {n: shard_of(n, 4) for n in names}
-    assert set(first.values()) == {1, 2, 3, 4}
-    grown = {n: shard_of(n, 4) for n in names + ["newcomer-1", "newcomer-2"]}
-    assert all(grown[n] == first[n] for n in names)  # adding projects moves nobody
-    assert parse_shard("3/16") == (3, 16)
-    for bad in ("0/4", "5/4", "x", "1/0", "1-4"):
-        with pytest.raises(UsageError):
-            parse_shard(bad)
-
-
-INDEX = {f"pkg-{i}": ["1.0"] for i in range(12)} | {"broken": ["0.1"]}
-VERDICTS = {("broken", "0.1"): "unreproducible"}
-
-
-def _run_shard(out: str, shard: tuple[int, int] | None, export: str | None) -> None:
-    fake = FakeEngine(dict(INDEX), pythons=("3.11", "3.12"), verdicts=VERDICTS, finished="2026-05-01T02:00:00+00:00")
-    opts = NightlyOptions(out_dir=Path(out), jobs=2, shard=shard, check=CheckOptions(index_url="file:///i/"),
-                          retry=Retry(attempts=3, backoff=0.0),
-                          export_dir=Path(export) if export else None)
-    run_nightly(fake.engine(), opts, entries(*sorted(INDEX)))
 
 
 def test_shards_in_separate_processes_merge_to_the_single_run(tmp_path):
@@ -251,39 +222,6 @@ def test_shards_in_separate_processes_merge_to_the_single_run(tmp_path):
         assert merged.latest_statuses() == single.latest_statuses()
 
 
-def test_main_nightly_reports_bad_input_in_one_line(tmp_path, capsys):
-    fake = FakeEngine({"alpha": ["1.0"]})
-    with pytest.raises(UsageError, match=r"^--shard wants K/N with 1 <= K <= N, got '9/4'$"):
-        main_nightly(["--out", str(tmp_path), "--shard", "9/4"], engine=fake.engine())
-    assert main(["nightly", "--out", str(tmp_path), "--shard", "9/4"]) == 2
-    assert capsys.readouterr().err.strip() == "nightly: error: --shard wants K/N with 1 <= K <= N, got '9/4'"
-    with pytest.raises(PipelineError, match="cannot read list nope.txt"):
-        main_nightly(["--out", str(tmp_path), "--python", "2.7", "--list", "nope.txt"], engine=fake.engine())
-
-
-def test_main_nightly_runs_and_prints_a_summary(tmp_path, capsys):
-    listing = tmp_path / "l.txt"
-    listing.write_text("alpha\n")
-    fake = FakeEngine({"alpha": ["1.0"]})
-    code = main_nightly(["--out", str(tmp_path / "out"), "--list", str(listing), "--no-render"], engine=fake.engine())
-    out = capsys.readouterr().out
-    assert code == 0 and "1 reproducible" in out and "1/1" in out
-
-
-def test_empty_snapshot_plans_every_pair():
-    release = Release("a", "1", None)
-    plan = plan_builds([release], [Slot("cp312", "3.12.4", "b")], Snapshot.empty(), today=date(2026, 1, 1))
-    assert [t.reason for t in plan.tasks] == ["new project"]
-
-
-def test_main_merge_refuses_a_bad_file_in_one_line(tmp_path, capsys):
-    bad = tmp_path / "bad.json"
-    bad.write_text("[]")
-    assert main(["merge", "--out", str(tmp_path / "out"), str(bad)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "is not a results export" in err
-
-
 def test_a_second_run_the_same_day_rebuilds_nothing_not_even_failures(tmp_path):
     today = datetime.now(timezone.utc).date()  # errors are stamped with the real clock
     fake = FakeEngine({"alpha": ["1.0"], "beta": ["1.0"], "gamma": ["1.0"]},
@@ -302,11 +240,3 @@ def test_a_second_run_the_same_day_rebuilds_nothing_not_even_failures(tmp_path):
     fake.finished = f"{tomorrow}T02:00:00+00:00"
     run_nightly(fake.engine(), options(tmp_path, retry=Retry(attempts=1, backoff=0.0), today=tomorrow), names)
     assert {call[0] for call in fake.check_calls} == {"alpha", "beta", "gamma"}, "the next night tries again"
-
-
-def test_the_plan_says_why_a_failure_waits_for_tomorrow():
-    key = ("alpha", "1.0", "cp312", "b")
-    snapshot = Snapshot({key: "build-failed"}, frozenset({key[:3]}), frozenset({key[:3]}), frozenset({("alpha", "cp312")}),
-                        frozenset({"alpha"}), {}, {}, {key: "2026-01-01"})
-    plan = plan_builds([Release("alpha", "1.0", None)], [Slot("cp312", "3.12.4", "b")], snapshot, today=date(2026, 1, 1))
-    assert plan.tasks == () and plan.skipped[0].reason == "build-failed earlier today; retried tomorrow"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.cli import main
 from pipeline.errors import InvalidRecords, PipelineError
 from pipeline.records import Build, Difference, Isolation, Result, results_from_json
-from pipeline.cli import main
 from pipeline.site import data, render_site
 from pipeline.site.badges import badge_for, badge_svg
 from pipeline.site.feed import render_feed

@@ -13,8 +13,8 @@ from typing import Callable
 
 import pytest
 
-from pipeline.errors import PipelineError, WheelUnreadable
 from pipeline.cli import main
+from pipeline.errors import PipelineError, WheelUnreadable
 from pipeline.explain import CAUSES, compare_wheels, format_differences
 
 DIST = "demo-1.0.dist-info"
@@ -289,7 +289,7 @@ def test_python_dash_m_runs_the_command(wheel_a: Path, tmp_path: Path) -> None:
     import sys
 
     b = _wheel_b(tmp_path, CASES["mode-only"][0](BASE))
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     command = [sys.executable, "-m", "pipeline", "diff", str(wheel_a), str(b)]
     done = subprocess.run(command, cwd=root, capture_output=True, text=True)
     assert done.returncode == 1, done.stderr

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from pipeline.cli import exit_code
+from pipeline.cli import exit_code, main
+from pipeline.engine import net
 from pipeline.records import Result
 from tests.conftest import ROOT
 from tests.sdists import intree_sdist
@@ -61,8 +62,12 @@ def test_an_unknown_project_is_one_clear_line(index, tmp_path):
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
-def test_a_dead_network_is_one_clear_line(tmp_path):
-    proc = _cli("six", "--python", "3.11", "--index-url", "http://127.0.0.1:9/simple/", "--unsandboxed",
-                out=tmp_path / "out")
-    assert proc.returncode == 2 and "cannot reach http://127.0.0.1:9/simple/six/" in proc.stderr
-    assert "Traceback" not in proc.stderr
+def test_a_dead_network_is_one_clear_line_after_backing_off(tmp_path, monkeypatch, capsys):
+    waits: list[float] = []
+    monkeypatch.setattr(net, "DEFAULT_RETRY", net.Retry(attempts=4, backoff=1.0, sleep=waits.append))
+    code = main(["check", "six", "--python", "3.11", "--index-url", "http://127.0.0.1:9/simple/", "--unsandboxed",
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot reach http://127.0.0.1:9/simple/six/" in err
+    assert "Traceback" not in err
+    assert waits == [1.0, 2.0, 4.0], "three waits, doubling, between four tries"

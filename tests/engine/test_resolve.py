@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from pipeline.errors import ProjectNotFound, UsageError, VersionNotFound
 from pipeline.engine.net import Client
 from pipeline.engine.resolve import parse_requirement, resolve_release
+from pipeline.errors import ProjectNotFound, UsageError, VersionNotFound
 from tests.sdists import intree_sdist
 
 
