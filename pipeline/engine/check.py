@@ -26,12 +26,12 @@ from .interpreters import Interpreter
 from .net import Client
 from .options import CheckOptions
 from .outcome import Draft, reproduce_command
-from .prepare import Prepared, prepare
+from .prepare import Locks, Prepared, prepare
 from .provision import Provisioner
 from .target import Target, find_target, release_target
 from .workspace import Workspace, reachable_by_builds
 
-__all__ = ["CheckOptions", "Checker", "Phase", "Prepared", "Target"]
+__all__ = ["CheckOptions", "Checker", "Locks", "Phase", "Prepared", "Target"]
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,12 @@ class Checker:
 
     # -- the seams -------------------------------------------------------------------------
     @contextlib.contextmanager
-    def prepare(self, target: Target, interpreter: Interpreter, uid: int) -> Iterator[Prepared]:
-        """The release unpacked once, its crates fetched, its environment made (see engine.prepare)."""
+    def prepare(self, target: Target, interpreter: Interpreter, uid: int, locks: Locks = Locks()
+                ) -> Iterator[Prepared]:
+        """The release unpacked once, its crates fetched, its environment made (see engine.prepare);
+        ``locks`` pins the toolchain and build locks instead of the defaults and a fresh resolution."""
         with prepare(self.provisioner, target, interpreter, uid,
-                     lambda phase: self._say(target, interpreter, phase)) as prepared:
+                     lambda phase: self._say(target, interpreter, phase), locks) as prepared:
             yield prepared
 
     def rebuild(self, prepared: Prepared, label: int | str, settings: BuildSettings | None = None

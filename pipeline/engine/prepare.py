@@ -53,9 +53,17 @@ class Prepared:
 Say = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class Locks:
+    """Exact locks to build with instead of resolving (a record's, or an inferred older toolchain's)."""
+
+    toolchain: tuple[str, ...] | None = None  # default: environments/cpXY.txt
+    build: tuple[str, ...] | None = None  # default: the sdist's build requirements, resolved once and cached
+
+
 @contextlib.contextmanager
 def prepare(provisioner: Provisioner, target: Target, interpreter: Interpreter, uid: int,
-            say: Say = lambda phase: None) -> Iterator[Prepared]:
+            say: Say = lambda phase: None, locks: Locks = Locks()) -> Iterator[Prepared]:
     """Unpack once, fetch the crates the sdist locks, make the environment; yield it ready to build.
 
     The crate folder stays locked (and owned by this check's uid) until the block ends.
@@ -81,14 +89,18 @@ def prepare(provisioner: Provisioner, target: Target, interpreter: Interpreter, 
                 sandbox.own_for_build(cargo_home, uid)
                 extra = Extra((crate_mount(cargo_home),), {"CARGO_HOME": CARGO_HOME, "CARGO_NET_OFFLINE": "true"})
             say("environment")
-            env = _environment(provisioner, workspace, target, interpreter, uid, source, log)
+            if locks.build is not None:
+                toolchain = locks.toolchain or environments.read_lock(environments.toolchain_lock_path(interpreter))
+                env = provisioner.ensure(interpreter, toolchain, locks.build, log, uid)
+            else:
+                env = _environment(provisioner, workspace, target, interpreter, uid, source, log, locks.toolchain)
         yield Prepared(target, interpreter, uid, env, build_dir, keep_dir, extra)
 
 
 def _environment(provisioner: Provisioner, workspace: Workspace, target: Target, interpreter: Interpreter,
-                 uid: int, source: Path, log: Path) -> Environment:
+                 uid: int, source: Path, log: Path, toolchain: tuple[str, ...] | None) -> Environment:
     """The pinned env for this sdist x interpreter; build requirements resolved once and cached."""
-    toolchain = environments.read_lock(environments.toolchain_lock_path(interpreter))
+    toolchain = toolchain or environments.read_lock(environments.toolchain_lock_path(interpreter))
     base = provisioner.ensure(interpreter, toolchain, (), log, uid)
     lock_path = cached_lock(workspace, target.sdist.sha256, base)
     lock = load_lock(lock_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import zipfile
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.engine import environments, sandbox
+from pipeline.engine.prepare import Locks
 from pipeline.engine.provision import CARGO_HOME
 from pipeline.engine.workspace import BUILD_ROOT
 from pipeline.records import Result
@@ -173,3 +175,18 @@ def test_an_unreachable_index_during_resolution_is_an_error_never_build_failed(i
 
     assert result.status == "error", result.message
     assert "could not be reached" in result.message
+
+
+def test_given_locks_are_built_with_and_nothing_is_resolved(index, make_checker, interpreters, wheelhouse):
+    index.add("lockedpkg", "lockedpkg-1.0.tar.gz", cext_sdist("lockedpkg", "1.0"))
+    checker = make_checker(index)
+    target = checker.target("lockedpkg")
+    setuptools = next(wheelhouse.glob("setuptools-*.whl"))
+    version = setuptools.name.split("-")[1]
+    lock = (f"setuptools=={version} --hash=sha256:{hashlib.sha256(setuptools.read_bytes()).hexdigest()}",)
+    with sandbox.lease_uid() as uid:
+        with checker.prepare(target, interpreters["3.11"], uid, Locks(build=lock)) as prepared:
+            build, reason = checker.rebuild(prepared, "pinned")
+    assert prepared.environment.requirements == lock
+    assert "--dry-run" not in (prepared.keep_dir / "environment.log").read_text(), "a given lock is not re-resolved"
+    assert reason == "" and build.sha256
