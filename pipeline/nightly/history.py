@@ -133,10 +133,14 @@ def extended(history: History, new: Mapping[str, Sequence[Row]], commit: str) ->
     return History(files=files, commit=commit, branch=history.branch)
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def commit_message(new: Mapping[str, Sequence[Row]], sources: int) -> str:
     count = sum(len(rows) for rows in new.values())
     months = ", ".join(sorted(Path(path).stem for path in new))
-    return f"nightly: {count} new results from {sources} files ({months})"
+    return f"nightly: {plural(count, 'new result')} from {plural(sources, 'file')} ({months})"
 
 
 def site_files(history: History) -> dict[str, bytes]:

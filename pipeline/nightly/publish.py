@@ -16,7 +16,7 @@ from typing import Callable, Mapping, Sequence
 from ..engine.net import Retry
 from ..errors import HistoryUnavailable
 from ..records import Result
-from .history import DEFAULT_BRANCH, DataBranch, History, Row, additions, commit_message, site_files
+from .history import DEFAULT_BRANCH, DataBranch, History, Row, additions, commit_message, plural, site_files
 from .store import STORE_NAME, RunLock, Store, canonical_row, read_export
 
 #: renders ``results`` into the site folder with the history's files published as they are
@@ -51,7 +51,7 @@ class Folded:
     def lines(self) -> list[str]:
         at = f"{self.history.branch}@{self.history.commit[:12]}" if self.history.commit else f"{self.history.branch} (new)"
         return [
-            f"history: {len(self.history)} results in {len(self.history.files)} files from {at}; "
+            f"history: {plural(len(self.history), 'result')} in {plural(len(self.history.files), 'file')} from {at}; "
             f"{self.added} new in {self.store} ({self.total} in all)"
         ]
 
@@ -72,10 +72,11 @@ class Published:
         if not self.appended:
             fate = "nothing new to append"
         else:
-            fate = f"appended {self.appended} results" + (" and pushed" if self.pushed else " (not pushed: --no-push)")
+            fate = f"appended {plural(self.appended, 'result')}" + (" and pushed" if self.pushed else " (not pushed: --no-push)")
         out = [
-            f"publish: {self.files} result files, {self.merged} new to the store; {self.folded} folded in from the history",
-            f"publish: {fate}; history {at} holds {len(self.history)} results",
+            f"publish: {plural(self.files, 'result file')}, {self.merged} new to the store;"
+            f" {self.folded} folded in from the history",
+            f"publish: {fate}; history {at} holds {plural(len(self.history), 'result')}",
         ]
         if self.attempts > 1:
             out.append(f"publish: the push was retried ({self.attempts} attempts)")

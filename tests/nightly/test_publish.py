@@ -57,7 +57,7 @@ def test_a_first_night_appends_pushes_and_renders_with_the_history(remote, tmp_p
     site = Site()
     published = publish_night(options(remote, tmp_path / "out", first_run=True), [tmp_path / "shard-results"], render=site)
     assert (published.appended, published.merged, published.pushed, published.files) == (2, 2, True, 1)
-    assert branch_log(remote) == ["nightly: 2 new results from 1 files (2026-04)"]
+    assert branch_log(remote) == ["nightly: 2 new results from 1 file (2026-04)"]
     results, out_dir, extra = site.calls[0]
     assert [r.name for r in results] == ["a", "b"] and out_dir == tmp_path / "out" / "site"
     assert json.loads(extra[INDEX_FILE])["rows"] == 2 and json.loads(extra[INDEX_FILE])["commit"] == published.history.commit
@@ -88,7 +88,7 @@ def test_a_history_that_cannot_be_fetched_stops_the_night_before_anything_is_wri
     with Store.open(tmp_path / "runner") as store:
         assert store.count() == 0  # the shard results were not merged into a store without the history
     gone.rename(remote)
-    assert branch_log(remote) == ["nightly: 1 new results from 1 files (2026-04)"]
+    assert branch_log(remote) == ["nightly: 1 new result from 1 file (2026-04)"]
 
 
 def test_a_missing_branch_is_not_retried(remote, tmp_path):
@@ -121,7 +121,7 @@ def test_a_push_the_remote_rejects_is_retried_from_a_fresh_fetch(remote, tmp_pat
     monkeypatch.setattr(HistoryOptions, "data_branch", lambda self: raced)
     published = publish_night(options(remote, tmp_path / "out", first_run=True), [export(tmp_path / "r.json", row("a"))])
     assert published.attempts == 2 and published.pushed
-    assert branch_log(remote) == ["nightly: 1 new results from 1 files (2026-04)", "rival night"]
+    assert branch_log(remote) == ["nightly: 1 new result from 1 file (2026-04)", "rival night"]
     assert sorted(r["result"]["name"] for r in DataBranch(str(remote), "nightly-data", tmp_path / "check").fetch().rows) == [
         "a", "rival"
     ]
