@@ -114,6 +114,9 @@ def parse_lines(text: str, source: str) -> tuple[Row, ...]:
 
 def additions(history: History, rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Row]]:
     """The rows the history lacks, each once, grouped by month file, in the order given."""
+    rows = list(rows)
+    if not rows:
+        return {}  # nothing to look up: spare the content keys of the whole history
     seen = set(history.keys)
     new: dict[str, list[Row]] = {}
     for row in rows:
@@ -207,8 +210,8 @@ class DataBranch:
             reason = reason.replace(self._token, "***")
         return HistoryUnavailable(self.remote, self.branch, reason, missing=missing)
 
-    def _git(self, *args: str, ok: Sequence[int] = (0,)) -> subprocess.CompletedProcess[str]:
-        command = ["git", "-C", str(self.workdir), *args]
+    def _git(self, *args: str, ok: Sequence[int] = (0,), inside: bool = True) -> subprocess.CompletedProcess[str]:
+        command = ["git", "-C", str(self.workdir), *args] if inside else ["git", *args]
         try:
             done = subprocess.run(command, env=self._env, capture_output=True, text=True, timeout=self.timeout)
         except subprocess.TimeoutExpired:
@@ -223,8 +226,8 @@ class DataBranch:
             raise self._fail(f"git {args[0]} failed: {detail}")
         return done
 
-    def _fresh_clone(self) -> None:
-        """An empty repository at ``workdir`` on the branch, whatever was there, if it was ours."""
+    def _clear(self) -> None:
+        """Remove the previous clone at ``workdir``, and only if it is one this class made."""
         if self.workdir.exists() and any(self.workdir.iterdir()):
             mark = subprocess.run(
                 ["git", "-C", str(self.workdir), "config", "--local", "--get", _CACHE_MARK],
@@ -233,19 +236,15 @@ class DataBranch:
             if mark.stdout.strip() != "true" or not (self.workdir / ".git").is_dir():
                 raise PipelineError(f"{self.workdir} is not a history clone made by the tracker; refusing to replace it")
             shutil.rmtree(self.workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self._git("init", "--quiet", f"--initial-branch={self.branch}")
-        self._git("config", _CACHE_MARK, "true")
-        # the branch is data: a link in it stays a plain file with the link's text
-        self._git("config", "core.symlinks", "false")
-        self._git("remote", "add", "origin", self.remote)
+        self.workdir.parent.mkdir(parents=True, exist_ok=True)
 
     def fetch(self, first_run: bool = False) -> History:
-        """The branch's history.  A missing branch is an error unless ``first_run``; an
-        unreachable remote, a failed fetch or a malformed file always is."""
-        self._fresh_clone()
-        ref = f"refs/heads/{self.branch}"
-        found = self._git("ls-remote", "--exit-code", "origin", ref, ok=(0, 2))
+        """The branch's history, in a fresh clone.  A missing branch is an error unless
+        ``first_run``; an unreachable remote, a failed clone or a malformed file always is."""
+        self._clear()
+        # the branch is data: a link in it is checked out as a plain file holding the link's text
+        config = ("-c", f"{_CACHE_MARK}=true", "-c", "core.symlinks=false")
+        found = self._git("ls-remote", "--exit-code", self.remote, f"refs/heads/{self.branch}", ok=(0, 2), inside=False)
         if found.returncode == 2:
             if not first_run:
                 raise self._fail(
@@ -253,9 +252,13 @@ class DataBranch:
                     " NIGHTLY_FIRST_RUN variable in the workflow)",
                     missing=True,
                 )
+            self._git("init", "--quiet", f"--initial-branch={self.branch}", str(self.workdir), inside=False)
+            for key_value in config[1::2]:
+                self._git("config", *key_value.split("=", 1))
+            self._git("remote", "add", "origin", self.remote)
             return History(branch=self.branch)
-        self._git("fetch", "--quiet", "--no-tags", "origin", f"+{ref}:refs/remotes/origin/{self.branch}")
-        self._git("checkout", "--quiet", "-B", self.branch, f"refs/remotes/origin/{self.branch}")
+        self._git("clone", "--quiet", "--no-tags", "--single-branch", f"--branch={self.branch}", *config,
+                  "--", self.remote, str(self.workdir), inside=False)
         commit = self._git("rev-parse", "HEAD").stdout.strip()
         return History(files=self._read_files(), commit=commit, branch=self.branch)
 

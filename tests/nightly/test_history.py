@@ -157,7 +157,23 @@ def test_an_https_remote_that_refuses_never_shows_the_token(tmp_path):
     with pytest.raises(HistoryUnavailable) as caught:
         branch.fetch(first_run=True)
     assert "s3cret-token" not in str(caught.value)
-    assert "s3cret-token" not in (tmp_path / "clone" / ".git" / "config").read_text()
+
+
+def test_the_token_is_in_gits_environment_never_in_its_arguments(tmp_path, monkeypatch):
+    seen = []
+    real = subprocess.run
+
+    def spy(command, **kw):
+        seen.append((command, kw.get("env") or {}))
+        return real(command, **kw)
+
+    monkeypatch.setattr("pipeline.nightly.history.subprocess.run", spy)
+    branch = DataBranch("http://127.0.0.1:9/o/r.git", "nightly-data", tmp_path / "clone", token="s3cret-token")
+    with pytest.raises(HistoryUnavailable):
+        branch.fetch(first_run=True)
+    assert seen and all("s3cret-token" not in " ".join(command) for command, _ in seen)
+    header = base64.b64encode(b"x-access-token:s3cret-token").decode()
+    assert all(env.get("GIT_CONFIG_VALUE_0") == f"AUTHORIZATION: basic {header}" for _, env in seen)
 
 
 def test_appended_rows_are_pushed_and_read_back_by_another_clone(remote, tmp_path):
