@@ -3,6 +3,7 @@ fails changes nothing; a push the remote rejects is retried from a fresh fetch."
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 from pathlib import Path
@@ -141,3 +142,23 @@ def test_a_lost_store_is_rebuilt_from_the_history(remote, tmp_path):
     assert fold_history(options(remote, tmp_path / "new-out")).added == 0
     with Store.open(tmp_path / "new-out") as store, Store.open(tmp_path / "out") as original:
         assert [r.to_json() for r in store.all_results()] == [r.to_json() for r in original.all_results()]
+
+
+def test_a_lost_repository_is_rebuilt_from_the_sites_download(remote, tmp_path):
+    site = Site()
+    first = [export(tmp_path / "r.json", row("a"), row("b", finished="2026-05-02T00:00:00Z"))]
+    publish_night(options(remote, tmp_path / "out", first_run=True), first, render=site)
+    download = site.calls[0][2]["history/all.jsonl.gz"]
+    # the repository is gone; a new one gets the download as one file on a new data branch
+    new_remote = tmp_path / "new.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(new_remote)], check=True)
+    work = tmp_path / "restore"
+    (work / "history").mkdir(parents=True)
+    (work / "history" / "restored.jsonl").write_bytes(gzip.decompress(download))
+    for command in (["init", "--quiet", "-b", "nightly-data"], ["add", "-A"],
+                    ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "restore"],
+                    ["push", "--quiet", str(new_remote), "nightly-data"]):
+        subprocess.run(["git", *command], cwd=work, check=True)
+    again = publish_night(options(new_remote, tmp_path / "new-out"), [*first, export(tmp_path / "r2.json", row("c"))])
+    assert (again.folded, again.appended) == (2, 1)  # the old rows are known; only the new one is appended
+    assert sorted(r["result"]["name"] for r in again.history.rows) == ["a", "b", "c"]
