@@ -81,6 +81,18 @@ def merge(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def history(session: nox.Session) -> None:
+    """Fold the results history (its git data branch) into out/: nox -s history -- --remote URL."""
+    _pipeline(session, "history")
+
+
+@nox.session(default=False)
+def publish(session: nox.Session) -> None:
+    """A night's last step: fold the history, merge shard results, append and push them, render."""
+    _pipeline(session, "publish")
+
+
+@nox.session(default=False)
 def lists(session: nox.Session) -> None:
     """Refresh lists/top-pypi.txt from the public download ranking (keeps it when offline)."""
     _pipeline(session, "lists")

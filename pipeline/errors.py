@@ -121,3 +121,16 @@ class InvalidRecords(PipelineError):
         self.source = source
         self.reason = reason
         super().__init__(f"{source}: {reason}")
+
+
+class HistoryUnavailable(PipelineError):
+    """The results history (the data branch) could not be fetched, read or pushed: the night stops
+    rather than start from less than the whole history."""
+
+    def __init__(self, remote: str, branch: str, reason: str, missing: bool = False) -> None:
+        self.remote = remote
+        self.branch = branch
+        self.reason = reason
+        #: the remote answered that the branch does not exist (not worth retrying)
+        self.missing = missing
+        super().__init__(f"history {branch!r} on {remote}: {reason}")

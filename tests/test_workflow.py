@@ -1,32 +1,137 @@
-"""The nightly CI workflow: pinned actions, least privilege, shards that do not cancel each other."""
+"""The nightly workflow, checked before it ever runs: GitHub's workflow schema and zizmor's audits
+(both offline, proven by running them without a network where this machine allows), pinned
+actions, least privilege per job, no expression inside a script, the history's write access in
+one job.  tests/nightly/test_night.py runs its steps."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-WORKFLOW = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "nightly.yml"
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
+BIN = Path(sys.executable).parent
 
 
-def test_every_action_is_pinned_to_a_full_commit_sha():
-    uses = re.findall(r"uses:\s*(\S+)", WORKFLOW.read_text())
+def offline(command: list[str]) -> list[str]:
+    """``command`` in a new network namespace when this machine can make one: a check that
+    reached for the network would fail here instead of passing quietly."""
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "-n", "true"], capture_output=True).returncode == 0:
+        return [unshare, "-n", *command]
+    return command
+
+
+def tool(name: str) -> str:
+    path = BIN / name
+    assert path.exists(), f"{name} is not installed next to {sys.executable}: environments/tests.txt pins it"
+    return str(path)
+
+
+def schema_check(path: Path) -> subprocess.CompletedProcess[str]:
+    command = [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(path)]
+    return subprocess.run(offline(command), capture_output=True, text=True, timeout=120)
+
+
+def zizmor(path: Path) -> subprocess.CompletedProcess[str]:
+    # pedantic: the strictest persona; every finding is fixed (or would be justified in a comment)
+    command = [tool("zizmor"), "--offline", "--persona=pedantic", "--no-progress", str(path)]
+    return subprocess.run(offline(command), capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+def steps(workflow: dict):
+    for job_id, job in workflow["jobs"].items():
+        for step in job["steps"]:
+            yield job_id, step
+
+
+def test_the_workflow_follows_githubs_schema():
+    done = schema_check(WORKFLOW)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_zizmor_finds_nothing():
+    done = zizmor(WORKFLOW)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No findings to report" in done.stdout
+
+
+def test_both_checks_fail_a_broken_workflow(tmp_path):
+    broken = tmp_path / "broken.yml"
+    text = WORKFLOW.read_text()
+    broken.write_text(text.replace("runs-on: ubuntu-24.04", "runs_on: ubuntu-24.04", 1))
+    assert schema_check(broken).returncode != 0
+    injected = tmp_path / "injected.yml"
+    injected.write_text(text.replace('mkdir -p shard-results', 'echo "${{ github.event.head_commit.message }}"'))
+    done = zizmor(injected)
+    assert done.returncode != 0 and "template-injection" in done.stdout
+
+
+def test_every_action_is_pinned_to_a_full_commit_sha(workflow):
+    uses = [step["uses"] for _, step in steps(workflow) if "uses" in step]
     assert uses
     for action in uses:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
 
 
-def test_permissions_are_empty_by_default_and_granted_per_job():
-    text = WORKFLOW.read_text()
-    assert "\npermissions: {}\n" in text
-    jobs = re.split(r"\n  (?=\w[\w-]*:\n)", text.split("\njobs:\n", 1)[1])
-    assert len(jobs) == 3
-    for job in jobs:
-        assert "    permissions:\n" in job, job.splitlines()[0]
-    assert "pages: write" in jobs[2] and "id-token: write" in jobs[2]
-    assert "pages: write" not in jobs[0] + jobs[1]
+def test_every_checkout_drops_its_credentials(workflow):
+    checkouts = [step for _, step in steps(workflow) if step.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts and all(step["with"]["persist-credentials"] is False for step in checkouts)
 
 
-def test_shards_run_to_the_end_and_the_final_job_merges_renders_deploys():
-    text = WORKFLOW.read_text()
-    assert "fail-fast: false" in text and "workflow_dispatch" in text and "cron:" in text
-    assert "--shard" in text and "nox -s merge" in text and "nox -s render" in text
+def test_permissions_are_empty_by_default_and_least_per_job(workflow):
+    assert workflow["permissions"] == {}
+    assert {job_id: job["permissions"] for job_id, job in workflow["jobs"].items()} == {
+        "shard": {"contents": "read"},
+        "publish": {"contents": "write"},  # the only job that can push to the data branch
+        "deploy": {"pages": "write", "id-token": "write"},
+    }
+
+
+def test_no_expression_is_expanded_inside_a_script(workflow):
+    for job_id, step in steps(workflow):
+        assert "${{" not in step.get("run", ""), f"{job_id}: {step.get('name')}: pass it through env:"
+
+
+def test_the_token_reaches_only_the_steps_that_talk_to_the_history(workflow):
+    for job_id, step in steps(workflow):
+        env = step.get("env", {})
+        if any("github.token" in str(value) or "secrets." in str(value) for value in env.values()):
+            assert set(env) == {"HISTORY_TOKEN"}, step["name"]
+            assert re.search(r"nox -s (history|publish) --", step["run"]), step["name"]
+    build = next(step for job_id, step in steps(workflow) if step.get("name") == "Build this shard")
+    assert "HISTORY_TOKEN" not in build.get("env", {})
+
+
+def test_shards_run_to_the_end_then_publish_then_deploy(workflow):
+    shard, publish, deploy = (workflow["jobs"][name] for name in ("shard", "publish", "deploy"))
+    on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert "schedule" in on and "workflow_dispatch" in on
+    assert shard["strategy"]["fail-fast"] is False
+    assert shard["strategy"]["matrix"]["shard"] == list(range(1, int(workflow["env"]["SHARDS"]) + 1))
+    # tests/nightly/workflow_runner.py emulates exactly these conditions
+    assert publish["needs"] == "shard" and publish["if"] == "${{ !cancelled() }}"
+    assert deploy["needs"] == "publish" and deploy["if"] == "${{ !cancelled() && needs.publish.result == 'success' }}"
+    upload = next(step for step in shard["steps"] if step.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["if"] == "always()"
+
+
+def test_the_sessions_the_workflow_calls_are_one_line_into_the_pipeline():
+    # the night test's nox stand-in runs `python -m pipeline NAME` for `nox -s NAME`
+    noxfile = (ROOT / "noxfile.py").read_text()
+    called = set(re.findall(r"nox -s (\w+) --", WORKFLOW.read_text()))
+    assert called == {"history", "nightly", "publish"}
+    for name in called:
+        body = re.search(rf"\ndef {name}\(session: nox.Session\) -> None:\n(.*?)\n\n", noxfile, re.S)
+        assert body and body.group(1).strip().splitlines()[-1].strip() == f'_pipeline(session, "{name}")'

@@ -13,6 +13,7 @@ from ..errors import PipelineError
 from .check import exit_code, main_check
 from .diff import main_diff
 from .nightly import main_lists, main_merge, main_nightly
+from .publish import main_history, main_publish
 from .render import main_render
 from .tools import main_lock, main_wheelhouse
 from .upstream import main_upstream
@@ -24,6 +25,8 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "render": main_render,
     "nightly": main_nightly,
     "merge": main_merge,
+    "history": main_history,
+    "publish": main_publish,
     "lists": main_lists,
     "upstream": main_upstream,
     "diff": main_diff,

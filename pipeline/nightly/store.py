@@ -70,8 +70,17 @@ def row_json(result: Result, base: str) -> dict[str, Any]:
     return {"base": base, "result": result.to_json()}
 
 
+def canonical_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row as it is keyed, exported and kept in the history: exactly ``base`` and ``result``.
+
+    A row without a base, or with extra keys, gets the same key as the row it is exported as,
+    so folding an export (or the history) back in never duplicates it.
+    """
+    return {"base": str(row.get("base") or ""), "result": row["result"]}
+
+
 def content_key(row: Mapping[str, Any]) -> str:
-    canonical = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(canonical_row(row), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -170,7 +179,7 @@ class Store:
                 result.version,
                 result.interpreter,
                 result.status,
-                row.get("base", ""),
+                str(row.get("base") or ""),
                 sortable_utc(result.finished),
                 build_seconds(result),
                 json.dumps(row["result"], sort_keys=True, ensure_ascii=False),
@@ -276,7 +285,6 @@ class Store:
         for path in files:
             added += self.add_rows(read_export(Path(path)))
         return added
-
 
 
 def _streak(rows_newest_first: Sequence[tuple[str, str]]) -> Streak | None:

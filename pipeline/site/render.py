@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import jinja2
 
@@ -182,13 +182,16 @@ def render_site(
     generated: str,
     log_root: Path | None = None,
     workers: int = 2,
+    extra: Mapping[str, bytes] | None = None,
 ) -> SiteSummary:
     """Render every recorded attempt into a static site at ``out_dir`` (replaced as a whole).
 
     ``generated`` is the only time the site shows as "last updated"; relative log and diffoscope
     paths in the records are looked up under ``log_root`` (default: the current directory), and
     files outside it are never copied.  ``workers`` > 1 forks that many processes for the
-    project pages of big sites; the output is the same bytes either way.
+    project pages of big sites; the output is the same bytes either way.  ``extra`` maps
+    relative paths to files published as they are (the nightly's ``history/``); the JSON API
+    page links the whole history when ``history/index.json`` is among them.
     """
     out_dir = Path(out_dir)
     try:
@@ -202,7 +205,9 @@ def render_site(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        counts = _render_into(staging, projects, interpreters, generated, (log_root or Path.cwd()).resolve(), workers)
+        counts = _render_into(
+            staging, projects, interpreters, generated, (log_root or Path.cwd()).resolve(), workers, extra or {}
+        )
         _swap(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -225,6 +230,7 @@ def _render_into(
     generated: str,
     log_root: Path,
     workers: int,
+    extra: Mapping[str, bytes],
 ) -> WriteCounts:
     rows = [(p, badge_for(p.cells)) for p in projects]
     bounds = _shard_bounds(len(rows), workers)
@@ -232,7 +238,7 @@ def _render_into(
 
     def site_wide_pages() -> None:
         env = environment()
-        common = {"generated": generated, "interpreters": interpreters, "root": ""}
+        common = {"generated": generated, "interpreters": interpreters, "root": "", "history": "history/index.json" in extra}
         writer.write(MARKER, "made by pipeline.site; this folder is replaced on every render\n")
         for name in ("site.css", "site.js"):
             writer.write(f"static/{name}", (HERE / "static" / name).read_text(encoding="utf-8"))
@@ -260,6 +266,13 @@ def _render_into(
             if text:
                 found.append(text)
     writer.write("api/results.json", results_json(generated, interpreters, parts["results"], parts["pending"]))
+    for relative, raw in sorted(extra.items()):
+        target = root / relative
+        if Path(relative).is_absolute() or ".." in Path(relative).parts or target.exists():
+            raise PipelineError(f"refusing to publish {relative!r} in the site: outside it, or a rendered file")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(raw)
+        writer.counts.files += 1
     counts.add(writer.counts)
     return counts
 

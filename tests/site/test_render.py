@@ -356,3 +356,17 @@ def test_a_matrix_cell_carries_the_upstream_marker(tmp_path, status, mark):
     matrix = (tmp_path / "site" / "matrix.html").read_text()
     row = next(line for line in matrix.splitlines() if ">up</a></th>" in line)
     assert f"<small>{mark}</small>" in row
+
+
+def test_extra_files_are_published_as_they_are_and_the_history_is_linked(tmp_path):
+    plain = render_site([result()], tmp_path / "plain", generated=GENERATED)
+    assert "Download the whole history" not in (plain.out_dir / "api.html").read_text()
+    extra = {"history/index.json": b"{}\n", "history/all.jsonl.gz": b"\x1f\x8b bytes"}
+    site = render_site([result()], tmp_path / "site", generated=GENERATED, extra=extra)
+    assert site.files == plain.files + 2
+    assert (site.out_dir / "history" / "all.jsonl.gz").read_bytes() == b"\x1f\x8b bytes"
+    assert '<a href="history/all.jsonl.gz" download>Download the whole history</a>' in (site.out_dir / "api.html").read_text()
+    for bad in ("../outside.json", "/etc/x", "index.html"):
+        with pytest.raises(PipelineError, match="refusing to publish"):
+            render_site([result()], tmp_path / "bad", generated=GENERATED, extra={bad: b"x"})
+    assert not (tmp_path / "outside.json").exists()
