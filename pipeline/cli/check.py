@@ -91,7 +91,7 @@ class Input:
 
     @property
     def label(self) -> str:
-        return f"{self.entry.where}: {self.entry.spec}" if self.entry else self.argument
+        return f"{self.entry.where}: {self.entry.text}" if self.entry else self.argument
 
 
 @dataclass
@@ -219,8 +219,8 @@ def prepare_slots(inputs: list[Input], checker: Checker, interpreters: tuple[Int
 def main_check(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
     console = Console(args.verbosity, report_stream=sys.stderr if args.json == "-" else sys.stdout)
-    interpreters = find_interpreters(args.python, console)
     inputs = gather(args, console)
+    interpreters = find_interpreters(args.python, console)
     options = check_options(args, args.out, vary=args.vary, upstream=not args.no_upstream)
     progress = LiveProgress(console) if args.verbosity > QUIET else None
     checker = Checker(options, progress=progress or (lambda event: None))
@@ -292,7 +292,8 @@ def print_report(slots: list[Slot], checked: list[Result], checker: Checker, con
     """Details (what is not reproducible; everything with -v), the index comparison once per release,
     then the table last."""
     if console.verbosity >= NORMAL:
-        shown = checked if console.verbosity >= VERBOSE else [r for r in checked if r.status != "reproducible"]
+        built = [r for slot in slots if slot.checked and not (slot.target and slot.target.problem) for r in slot.records]
+        shown = built if console.verbosity >= VERBOSE else [r for r in built if r.status != "reproducible"]
         for block in report.details(shown, upstream=False, logs=lambda r: _log(checker, r)):
             console.report(block)
         for block in report.upstream_blocks(checked):

@@ -14,8 +14,8 @@ from ..nightly.plan import parse_shard
 from ..nightly.run import Engine, NightlyOptions, Render, run_nightly
 from ..nightly.store import STORE_NAME, RunLock, Store
 from ..records import Result, sortable_utc
-from .options import (Parser, add_build_options, add_out, add_verbosity, check_options, flatten,
-                      positive_int, python_versions, url, writable_folder)
+from .options import (Parser, add_build_options, any_url, add_out, add_verbosity, check_options, flatten,
+                      positive_int, python_versions, writable_folder)
 from .text import printable
 
 
@@ -116,7 +116,7 @@ def main_merge(argv: Sequence[str]) -> int:
 def main_lists(argv: Sequence[str]) -> int:
     """`nox -s lists`: refresh lists/top-pypi.txt; prints one line, exit 0 even when offline."""
     parser = Parser("lists", "Refresh lists/top-pypi.txt from the public ranking.")
-    parser.add_argument("--url", type=url, default=TOP_URL, help="ranking JSON with rows: [{project, download_count}]")
+    parser.add_argument("--url", type=any_url, default=TOP_URL, help="ranking JSON with rows: [{project, download_count}]")
     parser.add_argument("--dest", type=Path, default=TOP_LIST, help=f"the list to write (default {TOP_LIST})")
     parser.add_argument("--count", type=positive_int, default=TOP_COUNT, help=f"how many projects (default {TOP_COUNT})")
     args = parser.parse_args(list(argv))

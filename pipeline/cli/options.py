@@ -65,17 +65,22 @@ def positive_int(text: str) -> int:
     return value
 
 
-def url(text: str, folder: bool = False) -> str:
+def url(text: str, folder: bool = False, exists: bool = True) -> str:
     """An http(s) URL, or a file URL naming something that exists (a folder, when ``folder``)."""
     parsed = urllib.parse.urlparse(text) if "\x00" not in text else None
     if parsed and parsed.scheme in ("http", "https") and parsed.netloc:
         return text
     if parsed and parsed.scheme == "file" and parsed.path:
         local = Path(urllib.request.url2pathname(parsed.path))
-        if not (local.is_dir() if folder else local.exists()):
+        if exists and not (local.is_dir() if folder else local.exists()):
             raise argparse.ArgumentTypeError(f"no such {'folder' if folder else 'file'}: {text!r}")
         return text
     raise argparse.ArgumentTypeError(f"not an http(s):// or file:// URL: {text!r}")
+
+
+def any_url(text: str) -> str:
+    """An http(s) or file URL, not looked at now (what it names may be down: the command says so)."""
+    return url(text, exists=False)
 
 
 def index_url(text: str) -> str:

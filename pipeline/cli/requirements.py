@@ -44,7 +44,7 @@ class Entry:
 
     @property
     def spec(self) -> str:
-        return f"{self.name}=={self.version}" if self.name else self.text
+        return f"{self.name}=={self.version}" if self.name and self.version else self.text
 
     def applies_to(self, interpreter: Interpreter) -> bool:
         """Whether the entry's environment marker holds on ``interpreter`` (true without a marker)."""

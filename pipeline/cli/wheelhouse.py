@@ -105,7 +105,7 @@ def write_wheelhouse(folder: Path, results: Sequence[Result], include_unreproduc
     """Put the checked wheels of ``results`` in ``folder`` (see the module's docstring)."""
     outcome = Outcome(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    chosen: dict[str, tuple[str, list[Result]]] = {}  # wheel name -> (sha256, results that built exactly it)
+    candidates: dict[str, dict[str, list[Result]]] = {}  # wheel name -> sha256 -> the results that built it
     for result in results:
         build = result.builds[0] if result.builds else None
         if result.status not in ("reproducible", "unreproducible") or build is None or not build.path:
@@ -113,15 +113,20 @@ def write_wheelhouse(folder: Path, results: Sequence[Result], include_unreproduc
         what = f"{build.wheel} ({result.interpreter})"
         if result.status == "unreproducible" and not include_unreproducible:
             outcome.left_out.append((what, "unreproducible"))
-            continue
-        if not safe_wheel_name(build.wheel or ""):
+        elif not safe_wheel_name(build.wheel or ""):
             outcome.left_out.append((what, "its file name is not a safe wheel name"))
-            continue
-        sha, built = chosen.setdefault(build.wheel, (build.sha256, []))
-        if build.sha256 != sha:
-            outcome.left_out.append((what, f"same name as the wheel built on {built[0].interpreter}, other bytes"))
-            continue
-        built.append(result)
+        else:
+            candidates.setdefault(build.wheel, {}).setdefault(build.sha256, []).append(result)
+    chosen: dict[str, tuple[str, list[Result]]] = {}
+    for wheel, by_sha in candidates.items():
+        # one file per name on a mirror: the bytes most interpreters built (e.g. a pure wheel whose
+        # build backend is pinned differently for an old Python); the others are named
+        sha, built = max(by_sha.items(), key=lambda item: len(item[1]))
+        chosen[wheel] = (sha, built)
+        for other, results_ in by_sha.items():
+            if other != sha:
+                outcome.left_out += [(f"{wheel} ({r.interpreter})", f"other bytes than the {wheel} built on "
+                                      f"{', '.join(b.interpreter for b in built)}") for r in results_]
     sums = _read_sums(folder / SUMS)
     for wheel, (sha, built) in chosen.items():
         dest = folder / wheel
