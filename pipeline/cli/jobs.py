@@ -15,6 +15,8 @@ R = TypeVar("R")
 
 #: how long an interrupted run waits for its killed builds' threads to unwind
 STOP_GRACE = 60.0
+#: how often the main thread looks up from waiting (to notice Ctrl-C)
+POLL = 0.2
 
 
 class Runner(Generic[J, R]):
@@ -49,7 +51,9 @@ class Runner(Generic[J, R]):
         try:
             pending = set(futures)
             while pending:
-                _, pending = wait(pending, return_when=FIRST_COMPLETED)
+                # a process-wide signal may go to any thread; only a main thread that wakes up now
+                # and then runs Python code to notice it (a blocked wait would sleep through Ctrl-C)
+                _, pending = wait(pending, timeout=POLL, return_when=FIRST_COMPLETED)
         except KeyboardInterrupt:
             self.stop(futures)
             pool.shutdown(wait=False, cancel_futures=True)
