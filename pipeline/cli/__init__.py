@@ -6,6 +6,7 @@ into one line and an exit code here, in :func:`main`, and nowhere else.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -72,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop_children()
         print(f"{command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `wheelrepro check ... | head`: the reader left; nothing more to say
+        sys.stdout = open(os.devnull, "w")  # the interpreter's last flush must not fail again
+        return EXIT_INPUT
     except SystemExit as exit:  # argparse's --help and --version
         return exit.code if isinstance(exit.code, int) else 0
     except Exception as error:  # a bug: one line, the traceback kept for the report

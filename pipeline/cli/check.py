@@ -60,7 +60,7 @@ def _parser() -> Parser:
         help="copy every reproducible wheel to DIR, with SHA256SUMS and each wheel's build environment")
     add("--include-unreproducible", action="store_true",
         help="with --wheelhouse: add the unreproducible wheels too (they are listed)")
-    add("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1), help="checks run at once (default 2)")
+    add("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1), metavar="N", help="checks run at once (default 2)")
     add_out(parser)
     add("--vary", action="store_true", help="strict check: rebuild a reproducible wheel under variations (docs/vary.md)")
     add("--no-upstream", action="store_true", help="do not compare with the wheel the index publishes")

@@ -28,7 +28,8 @@ exit status:
   0  everything checked is reproducible (or the command did what it was asked)
   1  something is unreproducible (diff: the wheels differ; upstream: the index's wheel differs)
   2  something could not be checked, or bad input (one line says what)
-  3  an internal error (one line names the file holding the traceback)"""
+  3  an internal error (one line names the file holding the traceback)
+  130  interrupted (Ctrl-C or SIGTERM): nothing from the unfinished checks is kept"""
 
 
 class Parser(argparse.ArgumentParser):
