@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ..engine.check import Checker, Phase
+from ..engine.check import Checker, CheckOptions, Phase
 from ..engine.interpreters import Interpreter, discover, parse_wanted, probe
 from ..engine.outcome import Draft, reproduce_command
 from ..engine.resolve import parse_requirement
@@ -129,7 +129,7 @@ def _exactly(interpreter: Interpreter | None, version: str) -> Interpreter | Non
     return interpreter if interpreter is not None and interpreter.version == version else None
 
 
-def gather(args, console: Console) -> list[Input]:
+def gather(args: argparse.Namespace) -> list[Input]:
     inputs = [Input(argument) for argument in args.targets]
     try:
         entries = load_requirements(args.requirements, args.index_url)
@@ -141,7 +141,7 @@ def gather(args, console: Console) -> list[Input]:
     return inputs
 
 
-def refused_records(slot: Slot, reason: str, options) -> list[Result]:
+def refused_records(slot: Slot, reason: str, options: CheckOptions) -> list[Result]:
     """`error` records for an input refused before any build (never a verdict, never stored)."""
     argument, entry = slot.input.argument, slot.input.entry
     local = not entry and (is_url(argument) or is_local(argument))
@@ -219,7 +219,7 @@ def prepare_slots(inputs: list[Input], checker: Checker, interpreters: tuple[Int
 def main_check(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
     console = Console(args.verbosity, report_stream=sys.stderr if args.json == "-" else sys.stdout)
-    inputs = gather(args, console)
+    inputs = gather(args)
     interpreters = find_interpreters(args.python, console)
     options = check_options(args, args.out, vary=args.vary, upstream=not args.no_upstream)
     progress = LiveProgress(console) if args.verbosity > QUIET else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -21,7 +20,7 @@ from pipeline.engine import net
 from pipeline.nightly.store import Store
 from pipeline.records import Result
 from tests.conftest import ROOT
-from tests.sdists import intree_sdist
+from tests.sdists import _tar, intree_sdist
 
 
 def _result(status: str) -> Result:
@@ -226,3 +225,20 @@ def test_ctrl_c_during_set_up_leaves_no_lock_folder_and_no_record(index, tmp_pat
     assert "check: interrupted" in rest
     assert list(tmp.iterdir()) == [], "no temporary folder is left behind"
     assert not (tmp_path / "r.json").exists() and _stored(out) == [], "a killed build is no verdict"
+
+
+@pytest.mark.slow
+def test_an_environment_failure_names_the_environment_log(index, tmp_path, shared_out, wheelhouse, sandboxed):
+    top = "needspkg-1.0"
+    pyproject = ('[build-system]\nrequires = ["no-such-requirement-anywhere==1.0"]\n'
+                 'build-backend = "setuptools.build_meta"\n[project]\nname = "needspkg"\nversion = "1.0"\n')
+    index.add("needspkg", "needspkg-1.0.tar.gz", _tar({f"{top}/pyproject.toml": pyproject.encode(),
+                                                        f"{top}/PKG-INFO": b"Metadata-Version: 2.1\n"}))
+    proc = _cli("needspkg", "--python", "3.11", "--index-url", index.url, "--find-links", str(wheelhouse),
+                *([] if sandboxed else ["--unsandboxed"]), out=shared_out)
+    assert proc.returncode == 2
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("needspkg 1.0 on Python"))
+    log = Path(line.rsplit("; log: ", 1)[1])
+    assert log == shared_out / "builds" / "needspkg" / "1.0" / "cp311" / "environment.log", line
+    assert "no-such-requirement-anywhere" in log.read_text()
+    assert f"log:        {log}" in proc.stdout, "the details name it too"
