@@ -1,8 +1,11 @@
-"""Sessions: each one is a thin call into ``python -m pipeline``; the logic lives in pipeline/."""
+"""Sessions: each one is a thin call into the ``wheelrepro`` command; the logic lives in pipeline/."""
 
 from __future__ import annotations
 
+import shutil
+
 import nox
+from nox.command import CommandFailed
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_existing_virtualenvs = True
@@ -14,8 +17,20 @@ TESTS = ("-r", "environments/tool.txt", "-r", "environments/tests.txt")
 
 
 def _pipeline(session: nox.Session, command: str) -> None:
-    session.install(*TOOL)
-    session.run("python", "-m", "pipeline", command, *session.posargs)
+    """Install the tool as pipx would and run ``wheelrepro COMMAND`` where nox was started.
+
+    The command's own exit code (0/1/2/3) becomes nox's, which would otherwise turn every failure
+    into 1; its stderr stays stderr (``--json -`` keeps stdout clean), and on Ctrl-C it gets time
+    to stop its builds and clean up instead of nox's half-second SIGKILL.
+    """
+    shutil.rmtree("build", ignore_errors=True)  # setuptools would ship files a stale build/ still holds
+    session.install(*TOOL, ".")
+    with session.chdir(session.invoked_from):
+        try:
+            session.run("wheelrepro", command, *session.posargs, stderr=None, interrupt_timeout=90.0,
+                        terminate_timeout=10.0)
+        except CommandFailed as failed:
+            raise SystemExit(failed.return_code) from None
 
 
 @nox.session
@@ -34,12 +49,16 @@ def bench(session: nox.Session) -> None:
 @nox.session(default=False)
 def lock(session: nox.Session) -> None:
     """Re-resolve the pinned build toolchain locks in environments/ (needs the network)."""
-    _pipeline(session, "lock")
+    # from the checkout, not an installed copy: the locks written must be the repository's
+    session.install(*TOOL)
+    session.run("python", "-m", "pipeline", "lock", *session.posargs)
 
 
 def _offline_tests(session: nox.Session, marks: str) -> None:
     session.install(*TESTS)
     session.run("python", "-m", "pipeline", "wheelhouse", WHEELHOUSE, "--extra", "environments/fixtures.txt")
+    # the tool's own dependencies, so a test can install it as a user would, offline
+    session.run("python", "-m", "pip", "download", "--quiet", "--dest", WHEELHOUSE, *TOOL)
     session.run("python", "-m", "pytest", "-m", marks, *session.posargs)
 
 

@@ -1,20 +1,20 @@
-"""The live view of running checks: each phase change, and every ``every`` seconds what still runs."""
+"""The live view of running checks: phase changes with -v, and now and then what still runs."""
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 
 from ..engine.check import Phase
+from .text import NORMAL, VERBOSE, Console
 
 
 class LiveProgress:
-    """Prints phase changes as they happen, and every ``every`` seconds what is still running."""
+    """Phase changes (shown with -v), and every ``every`` seconds what is still running (not with -q)."""
 
-    def __init__(self, stream=sys.stderr, every: float = 20.0) -> None:
-        self.stream = stream
-        self.every = every
+    def __init__(self, console: Console, every: float | None = None) -> None:
+        self.console = console
+        self.every = every if every is not None else (20.0 if console.verbosity >= VERBOSE else 60.0)
         self.started = time.monotonic()
         self.running: dict[tuple[str, str, str], tuple[str, float]] = {}
         self.lock = threading.Lock()
@@ -27,18 +27,19 @@ class LiveProgress:
         with self.lock:
             if event.phase == "done":
                 self.running.pop(key, None)
-            else:
-                self.running[key] = (event.phase, time.monotonic())
-            self._line(f"{event.name} {event.version} [{event.interpreter}] {event.phase}")
+                return
+            self.running[key] = (event.phase, time.monotonic())
+            self._line(f"{event.name} {event.version} [{event.interpreter}] {event.phase}", VERBOSE)
 
-    def _line(self, text: str) -> None:
-        print(f"[{time.monotonic() - self.started:7.1f}s] {text}", file=self.stream, flush=True)
+    def _line(self, text: str, level: int) -> None:
+        self.console.note(f"[{time.monotonic() - self.started:7.1f}s] {text}", level)
 
     def _tick(self) -> None:
         while not self.stop.wait(self.every):
             with self.lock:
                 for (name, version, tag), (phase, since) in sorted(self.running.items()):
-                    self._line(f"  ... {name} {version} [{tag}] {phase}: {time.monotonic() - since:.0f}s so far")
+                    self._line(f"  ... {name} {version} [{tag}] {phase}: {time.monotonic() - since:.0f}s so far",
+                               NORMAL)
 
     def close(self) -> None:
         self.stop.set()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from ..errors import InvalidRecords
+from ..errors import InvalidRecords, UsageError
+from ..nightly.store import STORE_NAME, Store
 from ..records import Result, results_from_json, sortable_utc
-from ..nightly.store import Store
 from ..site.render import render_site
+from .options import Parser, writable_folder
 
 
 def load_results(paths: Iterable[Path]) -> Iterator[Result]:
@@ -26,11 +25,12 @@ def load_results(paths: Iterable[Path]) -> Iterator[Result]:
         yield from results_from_json(payload, str(path))
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nox -s render --", description="Render the static site.")
+def _parser() -> Parser:
+    parser = Parser("render", "Render the static site from the results store (or from files of result records).")
     parser.add_argument("--results", type=Path, nargs="+", help="JSON files of result records (default: the store)")
-    parser.add_argument("--store", type=Path, default=Path("out"), help="the out/ folder whose results store to read")
-    parser.add_argument("--out", type=Path, default=Path("out/site"), help="site folder (default: out/site)")
+    parser.add_argument("--out", type=Path, default=Path("out"),
+                        help="the results folder whose store to read (default ./out)")
+    parser.add_argument("--site", type=writable_folder, metavar="DIR", help="the site folder (default OUT/site)")
     parser.add_argument(
         "--generated",
         help="the 'last updated' time shown (default: the newest 'finished' in the results, so renders repeat)",
@@ -44,12 +44,16 @@ def main_render(argv: Sequence[str] | None = None) -> int:
     if args.results:
         results = list(load_results(args.results))
     else:
-        with Store.open(args.store) as store:
+        if not (args.out / STORE_NAME).is_file():  # reading must never make an empty store
+            raise UsageError(f"no results store in {args.out} ({STORE_NAME}); run check or nightly with "
+                             f"--out {args.out}, or pass --results FILE")
+        with Store.open(args.out) as store:
             results = store.all_results()
         if args.log_root is None:
-            args.log_root = args.store
+            args.log_root = args.out
+    site = args.site or writable_folder(str(args.out / "site"))
     generated = args.generated or max((sortable_utc(r.finished) for r in results), default="")
-    summary = render_site(results, args.out, generated=generated, log_root=args.log_root)
+    summary = render_site(results, site, generated=generated, log_root=args.log_root)
     print(
         f"rendered {summary.projects} projects from {summary.results} results into {summary.out_dir} "
         f"({summary.files} files, home page {summary.home_bytes // 1024} KB, "

@@ -1,11 +1,18 @@
-"""Text for people: the results table and the per-result details (pure functions)."""
+"""Text for people: the results table, one line per finished check, the details (pure functions).
+
+Every line made here goes through :func:`~pipeline.cli.text.printable` as it is made, so a
+member name or wheel file name can neither move the cursor nor forge a row; blocks are joined
+only with the tool's own newlines.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
 from ..explain import format_differences
 from ..records import Result, Upstream
+from .text import printable
 
 ICONS = {
     "reproducible": "ok ",
@@ -13,63 +20,148 @@ ICONS = {
     "build-failed": "FAIL",
     "timeout": "TIME",
     "no-sdist": "----",
+    "not-applicable": "n/a ",
     "error": "ERR ",
 }
+#: the header over a list of differences (format_differences' columns)
+DIFFERENCE_HEADER = f"{'cause':<18} {'kind':<11} member: detail"
 
 
 def _short(sha: str | None) -> str:
     return sha[:12] if sha else "-"
 
 
+def _build_sha(number: int) -> Callable[[Result], str]:
+    return lambda r: _short(r.builds[number].sha256) if len(r.builds) > number else "-"
+
+
+#: the table's columns, in order: (header, cell); a new column is one line here
+COLUMNS: tuple[tuple[str, Callable[[Result], str]], ...] = (
+    ("package", lambda r: r.name),
+    ("version", lambda r: r.version),
+    ("python", lambda r: r.python),
+    ("status", lambda r: f"{ICONS.get(r.status, '?   ')} {r.status}"),
+    ("build 1", _build_sha(0)),
+    ("build 2", _build_sha(1)),
+    ("environment", lambda r: r.environment.fingerprint[:12] if r.environment else "-"),
+)
+
+
 def table(results: Sequence[Result]) -> str:
-    headers = ("package", "version", "python", "status", "build 1", "build 2", "environment")
-    rows = [headers]
-    for r in results:
-        shas = [b.sha256 for b in r.builds[:2]] + [None, None]
-        rows.append((r.name, r.version, r.python, f"{ICONS[r.status]} {r.status}", _short(shas[0]),
-                     _short(shas[1]), r.environment.fingerprint[:12] if r.environment else "-"))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(headers))]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    """One row per result under a header; cells made printable before they are measured."""
+    rows = [tuple(header for header, _ in COLUMNS)]
+    rows += [tuple(printable(cell(r)) for _, cell in COLUMNS) for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n" + "\n".join(lines)
 
 
+def shown_path(path: str | Path | None) -> str:
+    """A path as a reader can use it: relative to the working directory when it is under it."""
+    if not path:
+        return ""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def failure_log(result: Result, kept: Path | None = None) -> str:
+    """The log that says why a check failed: the failing build's, else the environment's (in ``kept``)."""
+    if result.status in ("reproducible", "unreproducible", "not-applicable"):
+        return ""
+    for build in reversed(result.builds):
+        if build.log:
+            return shown_path(build.log)
+    if kept is not None and (kept / "environment.log").is_file():
+        return shown_path(kept / "environment.log")
+    return ""
+
+
+def result_line(result: Result, log: str = "") -> str:
+    """The one line a finished check prints: what, on which Python, the status, and why or how long."""
+    what = f"{result.name} {result.version} on Python {result.python or '?'}"
+    seconds = sum(build.seconds for build in result.builds)
+    if result.status == "reproducible":
+        tail = f"{len(result.builds)} builds, {seconds:.1f}s"
+        if result.sensitive_to:
+            tail += f"; sensitive to {', '.join(result.sensitive_to)}"
+        line = f"{what}: reproducible ({tail})"
+    elif result.status == "unreproducible":
+        line = f"{what}: unreproducible ({len(result.differences)} differences)"
+    else:
+        line = f"{what}: {result.status}: {result.message}".rstrip(": ")
+    return printable(line + (f"; log: {log}" if log else ""))
+
+
+def difference_lines(differences, limit: int, indent: str = "    ") -> list[str]:
+    """A header, then one printable line per difference (member names are package-chosen text)."""
+    lines = format_differences(differences, limit=limit)
+    if not lines:
+        return []
+    return [indent + DIFFERENCE_HEADER] + [indent + printable(line) for line in lines]
+
+
 def upstream_lines(upstream: Upstream, limit: int = 5) -> list[str]:
     """The index's wheel against the rebuild: status, note, and the first few differing members."""
-    lines = [f"  vs the index's wheel: {upstream.status} {upstream.note}".rstrip()]
+    lines = [printable(f"  vs the index's wheel: {upstream.status} {upstream.note}".rstrip())]
     if upstream.wheel:
-        lines.append(f"    wheel:    {upstream.wheel}  {_short(upstream.sha256)}")
-    lines += [f"    {line}" for line in format_differences(upstream.differences, limit=limit)]
-    return lines
+        lines.append(printable(f"    wheel:    {upstream.wheel}  {_short(upstream.sha256)}"))
+    return lines + difference_lines(upstream.differences, limit, indent="    ")
 
 
-def details(results: Iterable[Result]) -> Iterable[str]:
+def upstream_blocks(results: Iterable[Result], limit: int = 5) -> Iterable[str]:
+    """The index's wheel against the rebuilds, once per release: interpreters with the same outcome share it."""
+    groups: dict[tuple, list[Result]] = {}
     for r in results:
-        lines = [f"\n{r.name} {r.version} on Python {r.python} ({r.interpreter}): {r.status}"]
+        if r.upstream is not None:
+            u = r.upstream
+            groups.setdefault((r.name, r.version, u.status, u.wheel, u.sha256, u.note, u.differences), []).append(r)
+    for (name, version, *_), members in groups.items():
+        upstream = members[0].upstream
+        where = ", ".join(r.interpreter for r in members)
+        lines = ["", printable(f"{name} {version} vs the index's wheel ({where}): {upstream.status}"
+                               f"{' - ' + upstream.note if upstream.note else ''}")]
+        if upstream.wheel:
+            lines.append(printable(f"    wheel:    {upstream.wheel}  {_short(upstream.sha256)}"))
+        lines += difference_lines(upstream.differences, limit)
+        yield "\n".join(lines)
+
+
+def details(results: Iterable[Result], upstream: bool = True, logs: Callable[[Result], str] = failure_log
+            ) -> Iterable[str]:
+    """A block per result; with ``upstream=False`` the index comparison is left to :func:`upstream_blocks`."""
+    for r in results:
+        lines = ["", printable(f"{r.name} {r.version} on Python {r.python} ({r.interpreter}): {r.status}")]
+        add = lambda text: lines.append(printable(text))  # noqa: E731 - every line made printable
         if r.message:
-            lines.append(f"  why:        {r.message}")
+            add(f"  why:        {r.message}")
+        log = logs(r)
+        if log:
+            add(f"  log:        {log}")
         for number, build in enumerate(r.builds, 1):
-            lines.append(f"  build {number}:    {build.sha256 or '(no wheel)'}  {build.seconds:.1f}s")
+            add(f"  build {number}:    {build.sha256 or '(no wheel)'}  {build.seconds:.1f}s")
             if build.path:
-                lines.append(f"    wheel:    {build.path}")
+                add(f"    wheel:    {shown_path(build.path)}")
             if build.log:
-                lines.append(f"    log:      {build.log}")
+                add(f"    log:      {shown_path(build.log)}")
         if r.differences:
-            lines.append("  differs:")
-            lines += [f"    {line}" for line in format_differences(r.differences, limit=8)]
+            add("  differs:")
+            lines += difference_lines(r.differences, limit=8)
         if r.diffoscope:
-            lines.append(f"  diffoscope: {r.diffoscope}")
+            add(f"  diffoscope: {shown_path(r.diffoscope)}")
         if r.sensitive_to:
-            lines.append(f"  sensitive to: {', '.join(r.sensitive_to)}")
+            add(f"  sensitive to: {', '.join(r.sensitive_to)}")
         if r.variation_differences:  # the all-variations build against the controlled wheel
-            lines.append("  differs under variations:")
-            lines += [f"    {line}" for line in format_differences(r.variation_differences, limit=6)]
-        if r.upstream:
-            lines.extend(upstream_lines(r.upstream))
+            add("  differs under variations:")
+            lines += difference_lines(r.variation_differences, limit=6)
+        if upstream and r.upstream:
+            lines += upstream_lines(r.upstream)
         if r.environment:
-            lines.append(f"  environment: {r.environment.fingerprint[:16]} ({r.environment.path})")
+            add(f"  environment: {r.environment.fingerprint[:16]} ({shown_path(r.environment.path)})")
         if r.isolation:
             sandboxed = r.isolation.sandbox if r.isolation.sandbox != "none" else "UNSANDBOXED"
-            lines.append(f"  isolation:  {sandboxed}, {'offline' if r.isolation.offline else 'network available'}")
-        lines.append(f"  reproduce:  {r.reproduce}")
+            add(f"  isolation:  {sandboxed}, {'offline' if r.isolation.offline else 'network available'}")
+        add(f"  reproduce:  {r.reproduce}")
         yield "\n".join(lines)

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from ..engine import environments
 from ..engine.interpreters import discover, parse_wanted
 from ..engine.resolve import PYPI_SIMPLE
+from .options import Parser, existing_file, flatten, index_url, python_versions, writable_folder
 
 
 def main_lock(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="nox -s lock --", description="Write environments/cpXY.txt toolchain locks.")
-    parser.add_argument("--python", action="append", metavar="X.Y")
-    parser.add_argument("--index-url", default=PYPI_SIMPLE)
+    parser = Parser("lock", "Write the environments/cpXY.txt toolchain locks (needs the network).")
+    parser.add_argument("--python", action="append", type=python_versions, metavar="X.Y")
+    parser.add_argument("--index-url", type=index_url, default=PYPI_SIMPLE)
     args = parser.parse_args(argv)
-    discovery = discover(parse_wanted(args.python))
+    discovery = discover(parse_wanted(flatten(args.python)))
     if discovery.missing:
         print(discovery.missing_message(), file=sys.stderr)
     for interpreter in discovery.found:
@@ -27,14 +26,12 @@ def main_lock(argv: Sequence[str]) -> int:
 
 
 def main_wheelhouse(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline wheelhouse",
-                                     description="Download the pinned toolchains' wheels for offline builds.")
-    parser.add_argument("dest")
-    parser.add_argument("--extra", help="a requirements file to add (e.g. environments/fixtures.txt)")
-    parser.add_argument("--index-url", default=PYPI_SIMPLE)
+    parser = Parser("wheelhouse", "Download the pinned toolchains' wheels for offline builds.")
+    parser.add_argument("dest", type=writable_folder)
+    parser.add_argument("--extra", type=existing_file, help="a requirements file to add (e.g. environments/fixtures.txt)")
+    parser.add_argument("--index-url", type=index_url, default=PYPI_SIMPLE)
     args = parser.parse_args(argv)
     minors = parse_wanted(None)
-    environments.fill_wheelhouse(Path(args.dest), environments.PipSource(args.index_url), minors,
-                                 Path(args.extra) if args.extra else None)
+    environments.fill_wheelhouse(args.dest, environments.PipSource(args.index_url), minors, args.extra)
     print(f"wheelhouse {args.dest}: toolchains for Python {', '.join(minors)}")
     return 0

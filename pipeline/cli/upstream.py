@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -11,24 +10,26 @@ from typing import Sequence
 from ..engine.check import Checker
 from ..engine.interpreters import Interpreter, discover, parse_wanted
 from ..engine.resolve import resolve_release
-from ..errors import PipelineError
-from ..explain import format_differences
+from ..errors import PipelineError, UsageError
 from ..records import Release
 from ..upstream import check_upstream
-from .options import add_build_options, check_options
+from .check import json_destination
+from .options import Parser, add_build_options, add_out, check_options, python_version
+from .report import difference_lines
+from .text import printable
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nox -s upstream --",
-                                     description="Compare a release's rebuilt wheel with the one the index publishes.")
+def _parser() -> Parser:
+    parser = Parser("upstream", "Compare a release's rebuilt wheel with the one the index publishes "
+                                "(exit 0: identical or equivalent, 1: different, 2: no verdict).")
     parser.add_argument("target", metavar="PKG[==VER]")
-    parser.add_argument("--python", metavar="X.Y", help="interpreter of the rebuild (default: the one running this)")
-    parser.add_argument("--out", default="out", help="results, kept wheels and caches (default out/)")
+    parser.add_argument("--python", type=python_version, metavar="X.Y",
+                        help="interpreter of the rebuild (default: the one running this)")
+    add_out(parser)
     parser.add_argument("--rebuild", action="store_true", help="build anew even when a kept wheel exists")
-    parser.add_argument("--json", metavar="FILE", help="write the upstream record as JSON")
+    parser.add_argument("--json", type=json_destination, metavar="FILE", help="write the upstream record as JSON")
     add_build_options(parser)  # for the build, when one is needed
     return parser
-
 
 
 def latest_kept_wheel(folder: Path) -> Path | None:
@@ -50,24 +51,29 @@ def main_upstream(argv: Sequence[str]) -> int:
     """Exit 0: the index's wheel is verified (identical or equivalent); 1: different; 2: no verdict."""
     args = _parser().parse_args(list(argv))
     minor = args.python or f"{sys.version_info.major}.{sys.version_info.minor}"
+    if minor.count(".") == 2:
+        raise UsageError(f"upstream takes an X.Y version (--python {minor.rsplit('.', 1)[0]}), got {minor}")
     found = discover(parse_wanted([minor])).found
     if not found:
         raise PipelineError(f"Python {minor} not found; pass --python X.Y")
     interpreter = found[0]
-    checker = Checker(check_options(args, Path(args.out)))
+    checker = Checker(check_options(args, args.out))
     release = resolve_release(checker.client, args.index_url, args.target)
     wheel, origin = rebuilt_wheel(checker, release, interpreter, args.rebuild)
     upstream = check_upstream(checker.client, release, wheel, checker.workspace.wheels_cache, checker.workspace.scratch)
-    print(f"{release.name} {release.version} [{interpreter.tag}] rebuild: {wheel.name} ({origin})")
-    print(f"  {wheel}")
-    print(f"vs the index's wheel: {upstream.status}: {upstream.note}")
+    lines = [f"{release.name} {release.version} [{interpreter.tag}] rebuild: {wheel.name} ({origin})",
+             f"  {wheel}", f"vs the index's wheel: {upstream.status}: {upstream.note}"]
     if upstream.wheel:
-        print(f"  {upstream.wheel}  sha256 {upstream.sha256}")
+        lines.append(f"  {upstream.wheel}  sha256 {upstream.sha256}")
     if upstream.passes:
-        print(f"  normalisation passes that changed something: {', '.join(upstream.passes)}")
-    for line in format_differences(upstream.differences, 12):
-        print("  " + line)
-    if args.json:
+        lines.append(f"  normalisation passes that changed something: {', '.join(upstream.passes)}")
+    out = sys.stderr if args.json == "-" else sys.stdout
+    print("\n".join(printable(line) for line in lines), file=out)
+    for line in difference_lines(upstream.differences, 12, indent="  "):
+        print(line, file=out)
+    if args.json == "-":
+        print(json.dumps(upstream.to_json(), indent=2))
+    elif args.json:
         Path(args.json).write_text(json.dumps(upstream.to_json(), indent=2) + "\n")
     if upstream.status in ("identical", "equivalent"):
         return 0

@@ -8,6 +8,7 @@ and :class:`~pipeline.engine.outcome.Draft` (the one place a Result is made).
 from __future__ import annotations
 
 import contextlib
+import shutil
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -71,9 +72,10 @@ class Checker:
         self.provisioner = Provisioner(self.workspace, self.backend, self.limits, self.options.pip_source())
 
     # -- what to check ---------------------------------------------------------------------
-    def target(self, argument: str) -> Target:
-        """Resolve ``name[==version]`` on the index, or take a local sdist; fetch and verify it."""
-        return find_target(argument, self.client, self.options.index_url, self.workspace.sdists)
+    def target(self, argument: str, hashes: tuple[str, ...] = ()) -> Target:
+        """Resolve ``name[==version]`` on the index, or take an sdist's URL or path; fetch and verify it
+        (against ``hashes``, "sha256:HEX", when given)."""
+        return find_target(argument, self.client, self.options.index_url, self.workspace.sdists, hashes)
 
     def release_target(self, release: Release) -> Target:
         """A resolved release's sdist, fetched and verified (a file that fails is the target's problem)."""
@@ -128,6 +130,8 @@ class Checker:
 
     def check(self, target: Target, interpreter: Interpreter) -> Result:
         """The result for one interpreter; the whole check runs as one leased build uid."""
+        # a run starts from an empty kept folder: no earlier run's wheel or log can pass for this one's
+        shutil.rmtree(self.workspace.result_dir(target.name, target.version, interpreter.tag), ignore_errors=True)
         try:
             with sandbox.lease_uid() as uid:
                 return self._check(target, interpreter, self.draft(target, interpreter, uid).controlled(), uid)

@@ -27,7 +27,9 @@ from .interpreters import Interpreter
 from .net import atomic_write
 from ..records import Environment
 
-ENVIRONMENTS_DIR = Path(__file__).resolve().parents[2] / "environments"
+#: the toolchain locks: pipeline/environments, in a checkout a link to the repository's environments/
+#: (the copy to edit), in an installed tool the copy the package ships; the one place that decides
+ENVIRONMENTS_DIR = Path(__file__).resolve().parents[1] / "environments"
 TOOLCHAIN = ("build", "pip")
 
 

@@ -327,7 +327,7 @@ def test_home_page_stays_small_for_a_big_site(tmp_path):
 def test_main_render_reads_results_files(tmp_path, capsys):
     records = tmp_path / "results.json"
     records.write_text(json.dumps([result("six").to_json(), result("six", status="error").to_json()]))
-    assert main(["render", "--results", str(records), "--out", str(tmp_path / "site")]) == 0
+    assert main(["render", "--results", str(records), "--site", str(tmp_path / "site")]) == 0
     assert "rendered 1 projects from 2 results" in capsys.readouterr().out
     home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "Last updated 2025-03-01 10:00 UTC" in home
@@ -337,7 +337,7 @@ def test_main_render_reads_results_files(tmp_path, capsys):
 def test_main_render_bad_input_is_one_line(tmp_path, capsys, content, message):
     records = tmp_path / "results.json"
     records.write_text(content)
-    assert main(["render", "--results", str(records), "--out", str(tmp_path / "site")]) == 2
+    assert main(["render", "--results", str(records), "--site", str(tmp_path / "site")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
 
