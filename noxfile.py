@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+from pathlib import Path
 
 import nox
 from nox.command import CommandFailed
@@ -23,8 +23,10 @@ def _pipeline(session: nox.Session, command: str) -> None:
     into 1; its stderr stays stderr (``--json -`` keeps stdout clean), and on Ctrl-C it gets time
     to stop its builds and clean up instead of nox's half-second SIGKILL.
     """
-    shutil.rmtree("build", ignore_errors=True)  # setuptools would ship files a stale build/ still holds
-    session.install(*TOOL, ".")
+    session.install(*TOOL)
+    if not (Path(session.bin) / "wheelrepro").exists():
+        # editable: once made, the session runs the checkout's code as it is, with no rebuild per call
+        session.install("--no-deps", "-e", ".")
     with session.chdir(session.invoked_from):
         try:
             session.run("wheelrepro", command, *session.posargs, stderr=None, interrupt_timeout=90.0,
