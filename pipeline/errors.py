@@ -141,4 +141,4 @@ class WheelOverCap(WheelUnreadable):
     def __init__(self, path: str, reason: str) -> None:  # noqa: super-init-not-called - another message
         self.path = path
         self.reason = reason
-        PipelineError.__init__(self, f"refused wheel {path}: {reason} (nothing inflated)")
+        PipelineError.__init__(self, f"refused wheel {path} before inflating it: {reason}")
