@@ -12,8 +12,8 @@ SHF_COMPRESSED = 0x800
 NT_GNU_BUILD_ID = 3
 _SHN_XINDEX = 0xFFFF
 #: compressed debug sections are inflated, all of one file's together, up to this many bytes;
-#: the rest are left compressed (they are only searched for strings).  A hostile file can point
-#: thousands of section headers at one small zlib stream of zeros: the budget is per file.
+#: the rest are left compressed (they are only searched for strings).  Deflate inflates up to
+#: 1032:1, so a 32 MiB file of small compressed sections could make 32 GiB: the budget is per file.
 INFLATE_BUDGET = 64 * 1024 * 1024
 #: real shared objects have tens of sections; object files built with -ffunction-sections, thousands
 MAX_SECTIONS = 100_000
@@ -153,9 +153,15 @@ def parse(data: bytes) -> ELFFile:
         names_offset, names_size = raw[shstrndx][4], raw[shstrndx][5]
         names = data[names_offset : names_offset + names_size]
     sections = []
+    stored = 0
     for name_offset, kind, flags, _addr, offset, size, *_ in raw:
         if kind != SHT_NOBITS and offset + size > len(data):
             raise ELFError(f"section at {offset} runs past the end of the file")
+        stored += size if kind != SHT_NOBITS else 0
+        if stored > len(data):
+            # a linker never overlaps sections; a hostile file points thousands at the same bytes, to be
+            # compared, joined and inflated once per section
+            raise ELFError("sections overlap: together they are larger than the file")
         end = names.find(b"\x00", name_offset)
         name = names[name_offset : end if end >= 0 else len(names)].decode("ascii", "replace")
         sections.append(Section(name, kind, flags, offset, size))
