@@ -353,11 +353,11 @@ BUILD_B = tuple((name, data.replace(b"build-aaa", b"build-bbb")) for name, data 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("hostile")
-    inner_a = bombs.bomb(folder / "inner-a.zip", 64 * MiB, members=())
-    inner_b = bombs.bomb(folder / "inner-b.zip", 64 * MiB, members=(), fill=b"\1")
+    inner_a = bombs.bomb(folder / "inner-a.zip", 16 * MiB, members=())
+    inner_b = bombs.bomb(folder / "inner-b.zip", 16 * MiB, members=(), fill=b"\1")
     return {
         "honest": bombs.wheel(folder / "honest.whl", (*bombs.INNOCENT, ("demo/bomb.bin", bytes(1024)))),
-        "bomb": bombs.bomb(folder / "bomb.whl", 128 * MiB, members=BUILD_B),
+        "bomb": bombs.bomb(folder / "bomb.whl", 32 * MiB, members=BUILD_B),
         "many": bombs.many_members(folder / "many.whl", 200_000),
         "nested-a": bombs.nested(folder / "nested-a.whl", inner_a),
         "nested-b": bombs.nested(folder / "nested-b.whl", inner_b, members=BUILD_B),
@@ -388,7 +388,7 @@ def test_a_bomb_member_is_named_not_inflated_and_the_rest_still_explained(hostil
 
     assert by_path["demo/_build.py"].cause == "build_path", "the innocent member is explained as ever"
     bomb = by_path["demo/bomb.bin"]
-    assert bomb.detail.startswith("not examined: member demo/bomb.bin inflates to 134,217,728 bytes from ")
+    assert bomb.detail.startswith("not examined: member demo/bomb.bin inflates to 33,554,432 bytes from ")
     assert bomb.detail.endswith(":1, over the 200:1 cap") and bomb.cause is None
     assert "member demo/bomb.bin" not in opened, "its bytes were never inflated"
     assert comparison.diffoscope.html is None
@@ -410,10 +410,10 @@ def test_a_wheel_of_200000_members_is_not_compared_member_by_member(hostile, ope
 
 
 def test_a_wheel_over_the_total_inflated_cap_is_not_compared(hostile):
-    comparison = compare_wheels(hostile["bomb"], hostile["honest"], limits=ZipLimits(inflated=64 * MiB))
+    comparison = compare_wheels(hostile["bomb"], hostile["honest"], limits=ZipLimits(inflated=16 * MiB))
     (difference,) = comparison.differences
-    assert difference.detail.startswith("not compared member by member: A (bomb.whl) has 134,21")
-    assert "bytes inflated in all, over the 64 MiB cap" in difference.detail
+    assert difference.detail.startswith("not compared member by member: A (bomb.whl) has 33,55")
+    assert "bytes inflated in all, over the 16 MiB cap" in difference.detail
 
 
 def test_a_bomb_inside_a_member_is_compared_as_bytes_never_opened(hostile, opened):

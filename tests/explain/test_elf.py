@@ -161,6 +161,7 @@ def test_compressed_sections_inflate_within_one_budget_per_file():
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow  # inflates the whole 64 MiB budget on each side
 def test_an_elf_bomb_member_is_explained_within_the_budget_and_says_so(tmp_path):
     a, b = hostile_elf([deflated(4 << 20)] * 40), hostile_elf([deflated(4 << 20, b"\1")] * 40)
     difference = so_difference(tmp_path, _file(tmp_path / "a.so", a), _file(tmp_path / "b.so", b))

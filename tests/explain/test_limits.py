@@ -19,7 +19,7 @@ MiB = 1024**2
 def zips(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("zips")
     return {
-        "bomb": bombs.bomb(folder / "bomb.whl", 128 * MiB),
+        "bomb": bombs.bomb(folder / "bomb.whl", 32 * MiB),
         "many": bombs.many_members(folder / "many.whl", 200_000),
         "few": bombs.many_members(folder / "few.whl", 10),
         "honest": bombs.wheel(folder / "honest.whl"),
@@ -60,14 +60,14 @@ def test_a_bomb_member_is_named_by_its_ratio_and_a_small_dense_one_is_not(zips):
     with zipfile.ZipFile(zips["bomb"]) as archive:
         info = archive.getinfo("demo/bomb.bin")
     problem = member_problem(info.filename, info.file_size, info.compress_size)
-    assert problem is not None and problem.startswith("member demo/bomb.bin inflates to 134,217,728 bytes from ")
-    assert problem.endswith(":1, over the 200:1 cap") and info.compress_size < 150_000
+    assert problem is not None and problem.startswith("member demo/bomb.bin inflates to 33,554,432 bytes from ")
+    assert problem.endswith(":1, over the 200:1 cap") and info.compress_size < 40_000
     assert member_problem("zeros.bin", MiB, 1100) is None, "a MiB of zeros is no bomb: under the ratio floor"
     assert member_problem("code.py", 30 * MiB, 3 * MiB) is None
 
 
 def test_the_total_inflated_size_is_capped_before_opening_a_member(zips):
-    with pytest.raises(WheelOverCap, match=r"134,21[\d,]+ bytes inflated in all, over the 64 MiB cap"):
-        open_zip(zips["bomb"], ZipLimits(inflated=64 * MiB))
+    with pytest.raises(WheelOverCap, match=r"33,55[\d,]+ bytes inflated in all, over the 16 MiB cap"):
+        open_zip(zips["bomb"], ZipLimits(inflated=16 * MiB))
     with open_zip(zips["honest"]) as archive:
         assert archive.namelist()[0] == "demo/__init__.py"

@@ -249,11 +249,11 @@ def test_bad_input_is_a_clear_error(tmp_path):
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("hostile")
-    inner = bombs.bomb(folder / "inner.zip", 64 * MiB, members=())
+    inner = bombs.bomb(folder / "inner.zip", 16 * MiB, members=())
     return {
-        "bomb": bombs.bomb(folder / "bomb.whl", 128 * MiB),
+        "bomb": bombs.bomb(folder / "bomb.whl", 32 * MiB),
         "many": bombs.many_members(folder / "many.whl", 200_000),
-        "liar": bombs.understated(folder / "liar.whl", 64 * MiB, MiB),
+        "liar": bombs.understated(folder / "liar.whl", 32 * MiB, MiB),
         "nested": bombs.nested(folder / "nested.whl", inner),
         "inner": inner,
     }
@@ -264,7 +264,7 @@ def _written(folder: Path) -> int:
 
 
 @pytest.mark.parametrize("kind, reason", [
-    ("bomb", r"member demo/bomb\.bin inflates to 134,217,728 bytes from [\d,]+ stored, [\d,]+:1, over the 200:1 cap"),
+    ("bomb", r"member demo/bomb\.bin inflates to 33,554,432 bytes from [\d,]+ stored, [\d,]+:1, over the 200:1 cap"),
     ("many", r"more than 100,000 members, the cap"),
 ])
 def test_a_wheel_over_a_cap_is_refused_before_a_byte_is_written(hostile, tmp_path, kind, reason):
@@ -275,13 +275,13 @@ def test_a_wheel_over_a_cap_is_refused_before_a_byte_is_written(hostile, tmp_pat
 
 
 def test_the_total_inflated_size_is_capped(hostile, tmp_path):
-    with pytest.raises(WheelOverCap, match=r"bytes inflated in all, over the 64 MiB cap"):
-        normalize(hostile["bomb"], tmp_path / "out" / "n.whl", limits=ZipLimits(inflated=64 * MiB, ratio=10**6))
+    with pytest.raises(WheelOverCap, match=r"bytes inflated in all, over the 16 MiB cap"):
+        normalize(hostile["bomb"], tmp_path / "out" / "n.whl", limits=ZipLimits(inflated=16 * MiB, ratio=10**6))
     assert _written(tmp_path / "out") == 0
 
 
 def test_a_member_is_never_inflated_past_the_size_its_headers_declare(hostile, tmp_path):
-    # 64 MiB of zeros behind headers that say 1 MiB: zipfile stops at the declared size
+    # 32 MiB of zeros behind headers that say 1 MiB: zipfile stops at the declared size
     out = tmp_path / "out" / "n.whl"
     normalize(hostile["liar"], out, rewrite_record=False)
     assert _contents(out)["demo/liar.bin"] == bytes(MiB)
