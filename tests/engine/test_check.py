@@ -182,9 +182,11 @@ def test_given_locks_are_built_with_and_nothing_is_resolved(index, make_checker,
     index.add("lockedpkg", "lockedpkg-1.0.tar.gz", cext_sdist("lockedpkg", "1.0"))
     checker = make_checker(index)
     target = checker.target("lockedpkg")
-    setuptools = next(wheelhouse.glob("setuptools-*.whl"))
-    version = setuptools.name.split("-")[1]
-    lock = (f"setuptools=={version} --hash=sha256:{hashlib.sha256(setuptools.read_bytes()).hexdigest()}",)
+    # setuptools alone is the lock the C-extension test above resolves: its environment would already
+    # exist (and write no log); zipp, needed by nothing, makes this lock's environment new
+    lock = tuple(f"{wheel.name.split('-')[0]}=={wheel.name.split('-')[1]} "
+                 f"--hash=sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}"
+                 for wheel in (next(wheelhouse.glob("setuptools-*.whl")), next(wheelhouse.glob("zipp-*.whl"))))
     with sandbox.lease_uid() as uid:
         with checker.prepare(target, interpreters["3.11"], uid, Locks(build=lock)) as prepared:
             build, reason = checker.rebuild(prepared, "pinned")
