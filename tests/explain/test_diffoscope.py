@@ -72,12 +72,12 @@ def _running(marker: str) -> list[int]:
 
 
 @pytest.mark.parametrize("confined", [False, True], ids=["unsandboxed", "sandboxed"])
-def test_timeout_kills_it_and_everything_it_started(tmp_path: Path, confined: bool, backend) -> None:
+def test_timeout_kills_it_and_everything_it_started(tmp_path: Path, confined: bool, request) -> None:
     a, b = _wheels(tmp_path)
     # the child outlives the shell unless the whole session (or pid namespace) is killed
     tool = _fake(tmp_path, "sleep 31.25 & sleep 30")
-    report = run_diffoscope(a, b, tmp_path / "r.html", timeout=0.5, executable=tool,
-                            backend=backend if confined else sandbox.BACKENDS["none"]())
+    backend = request.getfixturevalue("backend") if confined else sandbox.BACKENDS["none"]()
+    report = run_diffoscope(a, b, tmp_path / "r.html", timeout=0.5, executable=tool, backend=backend)
     assert report.html is None and "timed out after 0.5 s" in report.reason
     assert report.seconds < 5
     assert not (tmp_path / "r.html").exists() and list(tmp_path.glob(".diffoscope-*")) == []
