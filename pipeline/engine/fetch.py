@@ -1,7 +1,8 @@
 """Download into a content-addressed store keyed by sha256; a file that fails its digest is refused.
 
-So is a file the index publishes no sha256 for (its bytes could not be verified), one whose entry
-resolve refused, and one over the download cap: each is an ``IndexRefused``, never a half-used file.
+So is a file whose index entry resolve refused (no sha256 among the reasons) and one over the
+download cap: each is an ``IndexRefused``, never a half-used file.  A file with no digest to check
+(an sdist URL given on the command line) is kept under the digest it turns out to have.
 """
 
 from __future__ import annotations
@@ -58,17 +59,15 @@ def store_path(store: Path, sha256: str, filename: str) -> Path:
 def fetch_artifact(client: Client, artifact: Artifact, store: Path) -> Path:
     """The artifact's bytes in the store, verified against the digest the index published.
 
-    Raises IndexRefused, before anything is downloaded, for an entry resolve refused, a file the
-    index publishes no sha256 for, or one it says is over the download cap; and while downloading
-    when it turns out larger.
+    Raises IndexRefused, before anything is downloaded, for an entry resolve refused or a file the
+    index says is over the download cap; and while downloading when it turns out larger.
     """
     if artifact.refused:
         raise IndexRefused(artifact.filename, artifact.refused)
-    if not artifact.sha256:
-        raise IndexRefused(artifact.filename, "the index publishes no sha256 for it, so its bytes cannot be verified")
-    cached = store_path(store, artifact.sha256, artifact.filename)
-    if cached.is_file() and sha256_of(cached) == artifact.sha256:
-        return cached
+    if artifact.sha256:
+        cached = store_path(store, artifact.sha256, artifact.filename)
+        if cached.is_file() and sha256_of(cached) == artifact.sha256:
+            return cached
     cap = client.caps.download_bytes
     if artifact.size is not None and artifact.size > cap:
         raise IndexRefused(artifact.filename, f"the index says it is {artifact.size} bytes, over the {size_text(cap)} cap")
@@ -79,7 +78,7 @@ def fetch_artifact(client: Client, artifact: Artifact, store: Path) -> Path:
     tmp = Path(tmp_name)
     try:
         actual = client.download(artifact.url, tmp)
-        if actual != artifact.sha256.lower():
+        if artifact.sha256 and actual != artifact.sha256.lower():
             raise DigestMismatch(artifact.filename, artifact.sha256, actual)
         final = store_path(store, actual, artifact.filename)
         final.parent.mkdir(parents=True, exist_ok=True)

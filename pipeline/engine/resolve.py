@@ -1,8 +1,9 @@
 """Resolve name[==version] to a release's sdist and wheels on a PEP 691 / PEP 503 index.
 
 The index is input like any sdist.  Each entry of a page is checked on its own: one with a URL the
-index may not point at (file: from an http index, javascript:, data:...), an unusable file name or a
-malformed digest becomes an Artifact with ``refused`` set, never fetched; the rest still resolve.
+index may not point at (file: from an http index, javascript:, data:...), an unusable file name, or
+a missing or malformed digest becomes an Artifact with ``refused`` set, never fetched; the rest
+still resolve.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+ht
 #: the most files one project page may list (PyPI's busiest list about 10,000); a page of more
 #: is refused before it is held in memory as objects
 MAX_FILES = 100_000
+NO_DIGEST = "the index publishes no sha256 for it, so its bytes cannot be verified"
 
 
 def parse_requirement(text: str) -> tuple[str, str | None]:
@@ -130,13 +132,15 @@ def _artifact(entry: Any, page_url: str) -> Artifact:
         return _refused(filename, problem)
     hashes = entry.get("hashes") or {}
     sha256 = (hashes.get("sha256") if isinstance(hashes, dict) else None) or fragment_hash
-    if sha256 is not None and not (isinstance(sha256, str) and is_sha256(sha256)):
+    if not sha256:  # what the index serves must match what it published, or it is not used
+        return _refused(filename, NO_DIGEST)
+    if not (isinstance(sha256, str) and is_sha256(sha256)):
         return _refused(filename, f"its sha256 {str(sha256)[:80]!r} is not 64 hex digits")
     size, upload_time = entry.get("size"), entry.get("upload-time")
     return Artifact(
         filename=filename,
         url=url,
-        sha256=sha256.lower() if sha256 else None,
+        sha256=sha256.lower(),
         size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
         upload_time=upload_time if isinstance(upload_time, str) else None,
         yanked=bool(entry.get("yanked")),

@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.engine.fetch import add_local, fetch_artifact, sha256_of, store_path
 from pipeline.engine.net import Caps, Client
+from pipeline.engine.resolve import fetch_files
 from pipeline.errors import DigestMismatch, IndexRefused, UsageError
 from pipeline.records import Artifact
 from tests.sdists import intree_sdist
@@ -58,13 +59,23 @@ def _stored(store: Path) -> list[Path]:
     return [p for p in store.rglob("*") if p.is_file()] if store.exists() else []
 
 
-def test_a_file_without_a_digest_is_refused_before_it_is_fetched(tmp_path):
-    source = tmp_path / "demo-1.0.tar.gz"
-    source.write_bytes(b"sdist bytes")
+def test_an_index_entry_without_a_digest_is_refused_before_it_is_fetched(index, tmp_path):
+    index.add("demo", "demo-1.0.tar.gz", b"sdist bytes")
+    _without_digest(index, "demo")
+    (sdist,), _ = fetch_files(Client(), index.url, "demo")
+    assert sdist.refused == "the index publishes no sha256 for it, so its bytes cannot be verified"
     with pytest.raises(IndexRefused, match=r"^refused demo-1\.0\.tar\.gz: the index publishes no sha256 for it, so its "
                                            r"bytes cannot be verified$"):
-        fetch_artifact(Client(), Artifact(source.name, source.as_uri(), None), tmp_path / "store")
+        fetch_artifact(Client(), sdist, tmp_path / "store")
     assert _stored(tmp_path / "store") == []
+
+
+def test_a_file_given_without_a_digest_is_kept_under_the_one_it_has(tmp_path):
+    # not from an index (an sdist URL on the command line): nothing was published to check it against
+    source = tmp_path / "demo-1.0.tar.gz"
+    source.write_bytes(b"sdist bytes")
+    stored = fetch_artifact(Client(), Artifact(source.name, source.as_uri(), None), tmp_path / "store")
+    assert stored.parent.name == hashlib.sha256(b"sdist bytes").hexdigest()
 
 
 def test_an_entry_resolve_refused_is_never_fetched(tmp_path):

@@ -121,18 +121,28 @@ def test_real_diffoscope_runs_in_the_sandbox_at_constant_paths(tmp_path: Path, b
 
 def test_it_runs_as_a_build_uid_that_cannot_write_the_wheels_or_the_host(tmp_path: Path, backend) -> None:
     a, b = _wheels(tmp_path)
+    a.chmod(0o666)  # only the read-only binding stops the write
     before = a.read_bytes()
-    escape = ROOT / "pwned-by-diffoscope"
-    tool = _fake(tmp_path, f"""for last; do :; done
-{{ echo "uid=$(id -u)"; echo x >> "$last" && echo wrote-input; touch {escape} && echo wrote-host; }} > "$2" 2>&1
+    # a folder anyone may write, on the host (hidden in the sandbox when the checkout is under /tmp)
+    open_dir = ROOT / f".diffoscope-escape-{os.getpid()}"
+    open_dir.mkdir(mode=0o777)
+    open_dir.chmod(0o1777)
+    try:
+        tool = _fake(tmp_path, f"""for last; do :; done
+{{ echo "uid=$(id -u)"; for input in "$(dirname "$last")"/../a/*; do echo x >> "$input" && echo wrote-input; done
+touch {open_dir}/pwned && echo wrote-host; }} > "$2" 2>&1
 exit 1""")
-    report = run_diffoscope(a, b, tmp_path / "r.html", 60, executable=tool, backend=backend)
-    assert report.html is not None, report.reason
-    text = report.html.read_text()
+        report = run_diffoscope(a, b, tmp_path / "r.html", 60, executable=tool, backend=backend)
+        assert report.html is not None, report.reason
+        text = report.html.read_text()
+        escaped = (open_dir / "pwned").exists()
+    finally:
+        shutil.rmtree(open_dir)
     uid = int(text.split("uid=")[1].split()[0])
     assert sandbox.UID_BASE <= uid < sandbox.UID_BASE + sandbox.UID_POOL
-    assert "wrote-input" not in text and "wrote-host" not in text and "Read-only file system" in text
-    assert a.read_bytes() == before and not escape.exists()
+    assert "wrote-input" not in text and f"{INSIDE}/b/../a/a.whl: Read-only file system" in text
+    assert "wrote-host" not in text and not escaped
+    assert a.read_bytes() == before
 
 
 @pytest.mark.parametrize("body, reason", [
