@@ -134,3 +134,24 @@ class HistoryUnavailable(PipelineError):
         #: the remote answered that the branch does not exist (not worth retrying)
         self.missing = missing
         super().__init__(f"history {branch!r} on {remote}: {reason}")
+
+
+class IndexRefused(PipelineError):
+    """An index page or file refused: over a size cap, a URL the index may not point at, no digest.
+
+    The index is input like any sdist: what it says is checked, never trusted.
+    """
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(f"refused {what}: {reason}")
+
+
+class WheelOverCap(WheelUnreadable):
+    """A wheel over a cap on members, inflated size or compression ratio: refused before inflating."""
+
+    def __init__(self, path: str, reason: str) -> None:  # noqa: super-init-not-called - another message
+        self.path = path
+        self.reason = reason
+        PipelineError.__init__(self, f"refused wheel {path} before inflating it: {reason}")

@@ -56,7 +56,11 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Artifact:
-    """A file an index publishes (an sdist or a wheel)."""
+    """A file an index publishes (an sdist or a wheel).
+
+    ``refused`` says why the index's entry for it cannot be used (a URL the index may not point at,
+    a malformed digest...): such a file is never fetched, and checking it is an ``error``.
+    """
 
     filename: str
     url: str
@@ -64,10 +68,11 @@ class Artifact:
     size: int | None = None
     upload_time: str | None = None
     yanked: bool = False
+    refused: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _drop_none({"filename": self.filename, "url": self.url, "sha256": self.sha256, "size": self.size,
-                           "upload_time": self.upload_time, "yanked": self.yanked})
+                           "upload_time": self.upload_time, "yanked": self.yanked, "refused": self.refused})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Artifact:
@@ -78,6 +83,7 @@ class Artifact:
             size=data.get("size"),
             upload_time=data.get("upload_time"),
             yanked=bool(data.get("yanked", False)),
+            refused=data.get("refused"),
         )
 
 

@@ -71,6 +71,16 @@ def make_checker(shared_out, wheelhouse, sandboxed):
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".json": "application/vnd.pypi.simple.v1+json"}
+
+    def translate_path(self, path: str) -> str:
+        # a folder holding index.json is a PEP 691 page (the server would look for index.html only)
+        local = super().translate_path(path)
+        if os.path.isdir(local) and os.path.isfile(os.path.join(local, "index.json")):
+            return os.path.join(local, "index.json")
+        return local
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .. import vary
-from ..errors import BuildRequirementsFailed, PipelineError, SandboxUnavailable
+from ..errors import BuildRequirementsFailed, PipelineError, SandboxUnavailable, WheelUnreadable
 from ..explain import compare_wheels
-from ..records import VARIATIONS, Build, Isolation, Release, Result, Upstream
+from ..records import VARIATIONS, Build, Difference, Isolation, Release, Result, Upstream
 from ..upstream import check_upstream
 from . import sandbox
 from .build import BuildSettings, build_wheel
@@ -174,13 +174,17 @@ class Checker:
         fields = dict(environment=prepared.environment, builds=(first, second), upstream=upstream)
         if same_wheel(first, second):
             return draft.finish("reproducible", **fields)
-        comparison = compare_wheels(Path(first.path), Path(second.path),
-                                    diffoscope_dir=prepared.keep_dir / "diffoscope")
-        report = comparison.diffoscope.html if comparison.diffoscope else None
+        try:
+            comparison = compare_wheels(Path(first.path), Path(second.path),
+                                        diffoscope_dir=prepared.keep_dir / "diffoscope")
+            differences = comparison.differences
+            report = comparison.diffoscope.html if comparison.diffoscope else None
+        except WheelUnreadable as exc:  # the build's wheel is hostile input; its hash still differs
+            differences, report = (Difference("", "archive", f"not compared: {exc}"),), None
         if self.options.vary:  # a variation cannot be blamed for a difference the controlled pair already has
             fields.update(variations={n: "not-tested" for n in VARIATIONS},
                           message="variation builds skipped: the controlled builds already differ")
-        return draft.finish("unreproducible", differences=comparison.differences,
+        return draft.finish("unreproducible", differences=differences,
                             diffoscope=str(report) if report else None, **fields)
 
     def upstream(self, target: Target, interpreter: Interpreter, build: Build) -> Upstream | None:

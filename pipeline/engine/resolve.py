@@ -1,4 +1,10 @@
-"""Resolve name[==version] to a release's sdist and wheels on a PEP 691 / PEP 503 index."""
+"""Resolve name[==version] to a release's sdist and wheels on a PEP 691 / PEP 503 index.
+
+The index is input like any sdist.  Each entry of a page is checked on its own: one with a URL the
+index may not point at (file: from an http index, javascript:, data:...), an unusable file name, or
+a missing or malformed digest becomes an Artifact with ``refused`` set, never fetched; the rest
+still resolve.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +22,17 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from ..errors import NetworkError, ProjectNotFound, UsageError, VersionNotFound
+from ..errors import IndexRefused, NetworkError, ProjectNotFound, UsageError, VersionNotFound
+from .fetch import filename_problem, is_sha256
 from .net import Client
 from ..records import Artifact, Release
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
 ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+#: the most files one project page may list (PyPI's busiest list about 10,000); a page of more
+#: is refused before it is held in memory as objects
+MAX_FILES = 100_000
+NO_DIGEST = "the index publishes no sha256 for it, so its bytes cannot be verified"
 
 
 def parse_requirement(text: str) -> tuple[str, str | None]:
@@ -36,12 +47,15 @@ def parse_requirement(text: str) -> tuple[str, str | None]:
 
 
 class _LinkParser(html.parser.HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, page_url: str) -> None:
         super().__init__()
+        self.page_url = page_url
         self.links: list[dict[str, str | None]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
+            if len(self.links) >= MAX_FILES:
+                raise IndexRefused(self.page_url, f"the page lists more than {MAX_FILES:,} files")
             self.links.append(dict(attrs))
 
 
@@ -52,33 +66,91 @@ def _hash_from_fragment(url: str) -> tuple[str, str | None]:
 
 
 def parse_html(body: str, page_url: str) -> list[dict[str, Any]]:
-    """PEP 503 links -> file dicts shaped like PEP 691's."""
-    parser = _LinkParser()
+    """PEP 503 links -> file dicts shaped like PEP 691's (URLs as written: _artifact checks them)."""
+    parser = _LinkParser(page_url)
     parser.feed(body)
     files = []
     for link in parser.links:
         href = link.get("href")
         if not href:
             continue
-        url, sha256 = _hash_from_fragment(urllib.parse.urljoin(page_url, href))
-        filename = urllib.parse.unquote(url.rstrip("/").rsplit("/", 1)[-1])
+        url, sha256 = _hash_from_fragment(href)
         yanked = link.get("data-yanked")
-        files.append({"filename": filename, "url": url, "hashes": {"sha256": sha256} if sha256 else {},
+        files.append({"filename": _last_segment(url), "url": url, "hashes": {"sha256": sha256} if sha256 else {},
                       "yanked": yanked is not None and yanked is not False})
     return files
 
 
-def _artifact(entry: dict[str, Any], page_url: str) -> Artifact:
-    url, fragment_hash = _hash_from_fragment(urllib.parse.urljoin(page_url, entry["url"]))
-    sha256 = (entry.get("hashes") or {}).get("sha256") or fragment_hash
+def _last_segment(url: str) -> str | None:
+    try:
+        path = urllib.parse.urlsplit(url).path
+    except ValueError:
+        return None  # _artifact says why
+    return urllib.parse.unquote(path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def url_problem(url: str, page_url: str) -> str | None:
+    """Why an index page may not point at ``url`` (absolute), or None when it may.
+
+    http(s) pages may point only at http(s) files: urljoin keeps an absolute file: URL, and an
+    https index must never make us read a host file.  A file: index (a local mirror) may also
+    point at local files.
+    """
+    parts = urllib.parse.urlsplit(url)
+    scheme, page_scheme = parts.scheme.lower(), urllib.parse.urlsplit(page_url).scheme.lower()
+    allowed = ("http", "https", "file") if page_scheme == "file" else ("http", "https")
+    if scheme == "file" and scheme not in allowed:
+        return f"its URL {url[:100]!r} is a file: URL on an {page_scheme} index; only a file: index may point at local files"
+    if scheme not in allowed:
+        return f"its URL {url[:100]!r} has the scheme {scheme or '(none)'}:, and only {', '.join(allowed)} are fetched"
+    if scheme != "file" and not parts.hostname:
+        return f"its URL {url[:100]!r} names no host"
+    if scheme == "file" and parts.netloc not in ("", "localhost"):
+        return f"its URL {url[:100]!r} is a file: URL naming another host"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url + urllib.parse.unquote(parts.path)):
+        return f"its URL {url[:100]!r} has control characters (a NUL byte?)"
+    return None
+
+
+def _artifact(entry: Any, page_url: str) -> Artifact:
+    """One entry of a page as an Artifact; an entry that cannot be used has ``refused`` set."""
+    if not isinstance(entry, dict):
+        return _refused(None, "the entry is not an object")
+    filename = entry.get("filename")
+    problem = filename_problem(filename)
+    if problem:
+        return _refused(filename, problem)
+    href = entry.get("url")
+    if not isinstance(href, str) or not href:
+        return _refused(filename, "the entry has no URL")
+    try:
+        url, fragment_hash = _hash_from_fragment(urllib.parse.urljoin(page_url, href))
+        problem = url_problem(url, page_url)
+    except ValueError as error:  # e.g. an unclosed [ in the host
+        problem = f"its URL {href[:100]!r} cannot be read ({error})"
+    if problem:
+        return _refused(filename, problem)
+    hashes = entry.get("hashes") or {}
+    sha256 = (hashes.get("sha256") if isinstance(hashes, dict) else None) or fragment_hash
+    if not sha256:  # what the index serves must match what it published, or it is not used
+        return _refused(filename, NO_DIGEST)
+    if not (isinstance(sha256, str) and is_sha256(sha256)):
+        return _refused(filename, f"its sha256 {str(sha256)[:80]!r} is not 64 hex digits")
+    size, upload_time = entry.get("size"), entry.get("upload-time")
     return Artifact(
-        filename=entry["filename"],
+        filename=filename,
         url=url,
-        sha256=sha256.lower() if sha256 else None,
-        size=entry.get("size"),
-        upload_time=entry.get("upload-time"),
+        sha256=sha256.lower(),
+        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+        upload_time=upload_time if isinstance(upload_time, str) else None,
         yanked=bool(entry.get("yanked")),
     )
+
+
+def _refused(filename: object, reason: str) -> Artifact:
+    # an unusable name is kept only as its ascii() form in <>, so it never parses as a distribution
+    name = filename if filename_problem(filename) is None else f"<{ascii(filename)[:120]}>"
+    return Artifact(filename=name, url="", sha256=None, refused=reason)  # type: ignore[arg-type]
 
 
 def _version_of(filename: str) -> tuple[Version, str] | None:
@@ -105,7 +177,7 @@ def releases_from_files(name: str, files: Iterable[Artifact], index_url: str) ->
     releases = {}
     for version, (sdists, wheels) in by_version.items():
         # .tar.gz is the standard sdist format (PEP 625); a .zip only when nothing else is there
-        sdists.sort(key=lambda a: (a.yanked, not a.filename.endswith(".tar.gz"), a.filename))
+        sdists.sort(key=lambda a: (a.refused is not None, a.yanked, not a.filename.endswith(".tar.gz"), a.filename))
         releases[version] = Release(name, str(version), sdists[0] if sdists else None, tuple(wheels), index_url)
     return releases
 
@@ -143,13 +215,33 @@ def fetch_files(client: Client, index_url: str, name: str) -> tuple[list[Artifac
         raise NetworkError(page_url, f"HTTP {response.status}")
     text = response.body.decode("utf-8", "replace")
     if "json" in response.content_type:
-        try:
-            entries = json.loads(text)["files"]
-        except (ValueError, KeyError, TypeError):
-            raise NetworkError(page_url, "the index answered with JSON that is not a PEP 691 project page") from None
+        entries = _json_files(text, page_url)
     else:
         entries = parse_html(text, response.url)
     return [_artifact(entry, response.url) for entry in entries], response.url
+
+
+def _json_files(text: str, page_url: str) -> list[Any]:
+    """The ``files`` of a PEP 691 page; a page of more objects than MAX_FILES files have is refused
+    while it is decoded (a page of empty objects would take 25 times its size in memory)."""
+    objects = 0
+
+    def count(obj: dict[str, Any]) -> dict[str, Any]:
+        nonlocal objects
+        objects += 1
+        if objects > 8 * MAX_FILES:  # a file entry holds a few objects (hashes, core-metadata)
+            raise IndexRefused(page_url, f"the page holds more objects than {MAX_FILES:,} files have")
+        return obj
+
+    try:
+        files = json.loads(text, object_hook=count)["files"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise NetworkError(page_url, "the index answered with JSON that is not a PEP 691 project page") from None
+    if not isinstance(files, list):
+        raise NetworkError(page_url, "the index answered with JSON that is not a PEP 691 project page")
+    if len(files) > MAX_FILES:
+        raise IndexRefused(page_url, f"the page lists more than {MAX_FILES:,} files")
+    return files
 
 
 def resolve_release(client: Client, index_url: str, requirement: str) -> Release:
@@ -157,5 +249,8 @@ def resolve_release(client: Client, index_url: str, requirement: str) -> Release
     files, _ = fetch_files(client, index_url, name)
     releases = releases_from_files(name, files, index_url)
     if not releases:
+        refused = [f for f in files if f.refused]
+        if refused:  # the page is there, but not one entry can be used: say why, not "no project"
+            raise IndexRefused(f"every file of {name} on {index_url}", f"{refused[0].filename}: {refused[0].refused}")
         raise ProjectNotFound(name, index_url)
     return choose(releases, name, version)

@@ -6,19 +6,21 @@ for a terminal.  The library never prints: ``pipeline.cli.diff`` does.
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import WheelUnreadable
+from ..errors import WheelOverCap, WheelUnreadable
 from ..engine.fetch import sha256_of
 from ..records import Difference
 from .base import MEMBER_CAP, Context, Member
 from .causes import CAUSES, DESCRIPTIONS, Cause
 from .diffoscope import DiffoscopeReport, run_diffoscope
 from .explainers import EXPLAINERS, explain_member
+from .limits import ZIP_LIMITS, ZipLimits, count_members, member_problem, open_zip
 from .zipdiff import (
     READ_ERRORS,
     changed_members,
@@ -36,6 +38,7 @@ __all__ = [
     "Cause",
     "DiffoscopeReport",
     "WheelComparison",
+    "ZipLimits",
     "compare_wheels",
     "format_differences",
     "run_diffoscope",
@@ -88,13 +91,6 @@ def _file_digest(path: Path) -> str:
         raise WheelUnreadable(str(path), error.strerror or str(error)) from None
 
 
-def _open(path: Path) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise WheelUnreadable(str(path), f"not a zip archive ({error})") from None
-
-
 def _member(archive: zipfile.ZipFile, name: str, cap: int) -> Member:
     info = archive.getinfo(name)
     return Member(name, info.file_size, lambda: archive.open(info), cap)
@@ -108,26 +104,42 @@ def compare_wheels(
     diffoscope_timeout: float = 300.0,
     member_cap: int = MEMBER_CAP,
     explain_limit: int = EXPLAIN_LIMIT,
+    limits: ZipLimits = ZIP_LIMITS,
 ) -> WheelComparison:
     """Compare two wheels (any two zips) and explain each difference.
 
     With ``diffoscope_dir``, differing wheels also get diffoscope's HTML report there (when the
     tool is installed and finishes in ``diffoscope_timeout`` seconds; otherwise the reason is kept).
+    Either wheel is a stranger's zip: over ``limits`` (members, inflated size), the two are not
+    compared member by member, and a member over the ratio cap is never inflated; each says so in a
+    difference, and the hashes still say whether they differ.
     Raises WheelUnreadable when either file is missing, not a zip, or has a corrupt member.
     """
     a, b = Path(a), Path(b)
     sha_a, sha_b = _file_digest(a), _file_digest(b)
     if sha_a == sha_b:
-        with _open(a) as archive:
-            count = len(archive.infolist())
+        try:
+            count = count_members(a, limits)
+        except WheelOverCap:
+            count = 0  # identical bytes: how many members there are does not change the answer
         return WheelComparison(str(a), str(b), sha_a, sha_b, True, (), count, count, 0)
-    with _open(a) as za, _open(b) as zb:
+    with contextlib.ExitStack() as stack:
+        try:
+            za = stack.enter_context(open_zip(a, limits))
+            zb = stack.enter_context(open_zip(b, limits))
+        except WheelOverCap as error:
+            return _not_compared(a, b, sha_a, sha_b, error)
         ea, dup_a = entries(za)
         eb, dup_b = entries(zb)
+        # why each member that must not be inflated (a bomb's ratio) is not, A's reason when both are
+        over = {name: problem for side in (eb, ea) for name, e in side.items()
+                if (problem := member_problem(name, e.file_size, e.compress_size, limits))}
         try:
-            changed = changed_members(za, zb, ea, eb)
+            changed = changed_members(za, zb, ea, eb, over)
             context = Context(frozenset(changed), frozenset(ea.keys() - eb.keys()), frozenset(eb.keys() - ea.keys()))
-            content = [_explain(za, zb, name, context, member_cap) for name in changed[:explain_limit]]
+            content = [_explain(za, zb, name, context, member_cap) if name not in over
+                       else Difference(name, "content", f"not examined: {over[name]}")
+                       for name in changed[:explain_limit]]
         except WheelUnreadable:
             raise
         except READ_ERRORS as error:
@@ -151,10 +163,20 @@ def compare_wheels(
     if diffoscope_dir is not None:
         stem = a.name if a.name == b.name else f"{a.name}--{b.name}"
         html = Path(diffoscope_dir) / f"{stem}.diffoscope.html"
-        report = run_diffoscope(a, b, html, diffoscope_timeout)
+        if over:  # it would inflate the bomb: its own limits would stop it, but only after the damage
+            report = DiffoscopeReport(None, f"diffoscope not run: {next(iter(over.values()))}")
+        else:
+            report = run_diffoscope(a, b, html, diffoscope_timeout)
     return WheelComparison(
         str(a), str(b), sha_a, sha_b, False, tuple(differences), len(ea), len(eb), len(changed), report
     )
+
+
+def _not_compared(a: Path, b: Path, sha_a: str, sha_b: str, error: WheelOverCap) -> WheelComparison:
+    """Two wheels one of which is over a cap: the hashes differ, and that is all that is measured."""
+    side = "A" if error.path == str(a) else "B"
+    detail = f"not compared member by member: {side} ({Path(error.path).name}) has {error.reason}; nothing inflated"
+    return WheelComparison(str(a), str(b), sha_a, sha_b, False, (Difference("", "archive", detail),))
 
 
 def _explain(za: zipfile.ZipFile, zb: zipfile.ZipFile, name: str, context: Context, cap: int) -> Difference:

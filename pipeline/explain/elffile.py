@@ -11,8 +11,12 @@ SHT_NOBITS = 8
 SHF_COMPRESSED = 0x800
 NT_GNU_BUILD_ID = 3
 _SHN_XINDEX = 0xFFFF
-#: decompressed debug sections beyond this are left compressed (they are only searched for strings)
-_INFLATE_CAP = 64 * 1024 * 1024
+#: compressed debug sections are inflated, all of one file's together, up to this many bytes;
+#: the rest are left compressed (they are only searched for strings).  Deflate inflates up to
+#: 1032:1, so a 32 MiB file of small compressed sections could make 32 GiB: the budget is per file.
+INFLATE_BUDGET = 64 * 1024 * 1024
+#: real shared objects have tens of sections; object files built with -ffunction-sections, thousands
+MAX_SECTIONS = 100_000
 
 
 class ELFError(ValueError):
@@ -47,33 +51,51 @@ class ELFFile:
             return memoryview(b"")
         return memoryview(self.data)[section.offset : section.offset + section.size]
 
-    def contents(self, section: Section) -> bytes | memoryview:
-        """Section bytes, inflated when the section is zlib-compressed (SHF_COMPRESSED)."""
+    def inflated(self, section: Section, limit: int = INFLATE_BUDGET) -> tuple[bytes | None, bool]:
+        """A zlib-compressed (SHF_COMPRESSED) section's bytes inflated, at most ``limit`` of them, and
+        whether the inflating stopped at the limit; None for a section that is not inflated."""
         raw = self.section_bytes(section)
-        if not section.flags & SHF_COMPRESSED:
-            return raw
         header = struct.Struct(self.endian + ("IIQQ" if self.bits == 64 else "III"))
-        if len(raw) < header.size:
-            return raw
-        ch_type = header.unpack_from(raw)[0]
-        if ch_type != 1:  # zstd (2) is not in the standard library before 3.14: keep it raw
-            return raw
+        if not section.flags & SHF_COMPRESSED or len(raw) < header.size:
+            return None, False
+        if header.unpack_from(raw)[0] != 1:  # zstd (2) is not in the standard library before 3.14
+            return None, False
+        if limit <= 0:
+            return None, True
         try:
             inflater = zlib.decompressobj()
-            out = inflater.decompress(raw[header.size :], _INFLATE_CAP)
+            return inflater.decompress(raw[header.size :], limit), bool(inflater.unconsumed_tail)
         except zlib.error:
-            return raw
-        return out
+            return None, False
+
+    def contents(self, sections: list[Section], budget: int = INFLATE_BUDGET) -> tuple[bytes, bool]:
+        """The sections' bytes joined by NULs, compressed ones inflated up to ``budget`` bytes in all
+        (the rest as stored), and whether the budget cut any short."""
+        parts: list[bytes | memoryview] = []
+        capped = False
+        for section in sections:
+            data, cut = self.inflated(section, budget)
+            capped = capped or cut
+            if data is None:
+                parts.append(self.section_bytes(section))
+            else:
+                budget -= len(data)
+                parts.append(data)
+        return b"\x00".join(parts), capped
 
     def by_name(self) -> dict[str, Section]:
-        # duplicate names are rare but legal; suffix them so each is still compared
+        # duplicate names are rare but legal; suffix them so each is still compared (counted, so
+        # a file of 100,000 sections named alike costs no more than 100,000 named apart)
         named: dict[str, Section] = {}
+        last: dict[str, int] = {}
         for section in self.sections:
             name = section.name or "<unnamed>"
-            key, n = name, 1
+            n = last.get(name, 0) + 1
+            key = name if n == 1 else f"{name}#{n}"
             while key in named:
                 n += 1
                 key = f"{name}#{n}"
+            last[name] = n
             named[key] = section
         return named
 
@@ -122,6 +144,8 @@ def parse(data: bytes) -> ELFFile:
         shstrndx = first[6]
     if shoff + shnum * shentsize > len(data):
         raise ELFError("section headers run past the end of the file")
+    if shnum > MAX_SECTIONS:
+        raise ELFError(f"more than {MAX_SECTIONS:,} sections")
     for i in range(shnum):
         raw.append(_entry(data, entry, shoff + i * shentsize))
     names = b""
@@ -129,9 +153,15 @@ def parse(data: bytes) -> ELFFile:
         names_offset, names_size = raw[shstrndx][4], raw[shstrndx][5]
         names = data[names_offset : names_offset + names_size]
     sections = []
+    stored = 0
     for name_offset, kind, flags, _addr, offset, size, *_ in raw:
         if kind != SHT_NOBITS and offset + size > len(data):
             raise ELFError(f"section at {offset} runs past the end of the file")
+        stored += size if kind != SHT_NOBITS else 0
+        if stored > len(data):
+            # a linker never overlaps sections; a hostile file points thousands at the same bytes, to be
+            # compared, joined and inflated once per section
+            raise ELFError("sections overlap: together they are larger than the file")
         end = names.find(b"\x00", name_offset)
         name = names[name_offset : end if end >= 0 else len(names)].decode("ascii", "replace")
         sections.append(Section(name, kind, flags, offset, size))

@@ -11,7 +11,7 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Sequence
+from typing import BinaryIO, Container, Iterable, Sequence
 
 from ..errors import WheelUnreadable
 from ..records import Difference
@@ -133,8 +133,13 @@ def raw_equal(fa: BinaryIO, fb: BinaryIO, ia: zipfile.ZipInfo, ib: zipfile.ZipIn
     return True
 
 
-def changed_members(a: zipfile.ZipFile, b: zipfile.ZipFile, ea: dict[str, Entry], eb: dict[str, Entry]) -> list[str]:
-    """Names present in both whose uncompressed bytes differ, in A's order."""
+def changed_members(a: zipfile.ZipFile, b: zipfile.ZipFile, ea: dict[str, Entry], eb: dict[str, Entry],
+                    uninflated: Container[str] = ()) -> list[str]:
+    """Names present in both whose uncompressed bytes differ, in A's order.
+
+    Members named in ``uninflated`` (over a cap) are never inflated: equal stored bytes make them
+    equal; otherwise they are listed as changed, for the caller to say they were not examined.
+    """
     changed = []
     assert a.filename is not None and b.filename is not None
     with open(a.filename, "rb") as fa, open(b.filename, "rb") as fb:
@@ -144,7 +149,7 @@ def changed_members(a: zipfile.ZipFile, b: zipfile.ZipFile, ea: dict[str, Entry]
                 changed.append(name)  # certain without reading a byte
             elif raw_equal(fa, fb, a.getinfo(name), b.getinfo(name)):
                 continue
-            elif member_digest(a, name) != member_digest(b, name):
+            elif name in uninflated or member_digest(a, name) != member_digest(b, name):
                 changed.append(name)
     return changed
 

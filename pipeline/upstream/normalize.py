@@ -12,6 +12,10 @@ executable when any x bit is set in its zip mode, so that bit changes behaviour 
 Compression: every member is *stored* (uncompressed).  Comparing two normalised wheels is then a
 comparison of decompressed bytes, and writing them costs an inflate and a copy instead of a
 re-deflate, which is about 30x slower (deflating 20 MB of binary takes ~0.8 s here).
+
+Either wheel is a stranger's zip, and writing it stored inflates every member onto the disk: a
+wheel over the caps of :mod:`pipeline.explain.limits` (members, inflated size, a member's
+compression ratio) is refused before a byte is written.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, NamedTuple
 
-from ..errors import UsageError, WheelUnreadable
+from ..errors import UsageError, WheelOverCap, WheelUnreadable
+from ..explain.limits import ZIP_LIMITS, ZipLimits, member_problem, open_zip
 
 CHUNK = 1 << 20
 #: the earliest time a zip can store; what the timestamp pass sets every member to
@@ -242,7 +247,8 @@ def _write(source: zipfile.ZipFile, layout: Layout, out: Path, rewrite: bool) ->
                 rows = [(e.name, *hashes[e.source]) for e in layout.entries if e is not record and _hashed(e)]
                 unhashed = [e.name for e in layout.entries if e is not record and e.name.endswith(_SIGNATURE_SUFFIXES)]
                 data = record_bytes(entry.name, rows, unhashed)
-                record_changed = data != source.read(infos[entry.source])
+                # the old RECORD is hashed, not read whole: it may be as large as a hostile wheel makes it
+                record_changed = (hashlib.sha256(data).digest(), len(data)) != _member_hash(source, infos[entry.source])
                 with target.open(_zipinfo(entry, len(data)), "w") as writer:
                     writer.write(data)
             else:
@@ -252,32 +258,46 @@ def _write(source: zipfile.ZipFile, layout: Layout, out: Path, rewrite: bool) ->
     return record_changed
 
 
+def _open_within(wheel_path: Path, limits: ZipLimits) -> zipfile.ZipFile:
+    """The wheel, opened only when writing it stored could not fill the disk: every member is
+    inflated to be written, so one over the ratio cap refuses the whole wheel."""
+    source = open_zip(wheel_path, limits)
+    for info in source.infolist():
+        problem = member_problem(info.filename, info.file_size, info.compress_size, limits)
+        if problem:
+            source.close()
+            raise WheelOverCap(str(wheel_path), problem)
+    return source
+
+
 def normalize(wheel_path: Path, out_path: Path, passes: Iterable[str] = tuple(PASSES),
-              rewrite_record: bool = True) -> tuple[str, ...]:
+              rewrite_record: bool = True, limits: ZipLimits = ZIP_LIMITS) -> tuple[str, ...]:
     """Write the normalised wheel to ``out_path``; returns the steps that changed anything.
 
     ``passes`` run in the order given (any order gives the same bytes); RECORD is rewritten last
     from the normalised members.  Members are streamed, a chunk at a time.
-    Raises WheelUnreadable when the wheel is missing, not a zip, or has a corrupt member.
+    Raises WheelOverCap, before anything is written, when the wheel is over ``limits`` (members,
+    inflated size, a member's compression ratio); WheelUnreadable when the wheel is missing, not a
+    zip, or has a corrupt member (a member is never inflated past the size its header declares).
     """
     wheel_path, out_path = Path(wheel_path), Path(out_path)
     if not wheel_path.is_file():
         raise WheelUnreadable(str(wheel_path), "no such file")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=".norm-")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with _open_within(wheel_path, limits) as source:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=".norm-")
+        os.close(fd)
+        tmp = Path(tmp_name)
         try:
-            with zipfile.ZipFile(wheel_path) as source:
+            try:
                 layout, changed = apply_passes(read_layout(source), passes)
                 record_changed = _write(source, layout, tmp, rewrite_record)
-        except zipfile.BadZipFile as error:
-            raise WheelUnreadable(str(wheel_path), f"not a zip archive ({error})") from None
-        except _READ_ERRORS as error:
-            raise WheelUnreadable(str(wheel_path), str(error) or type(error).__name__) from None
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
+            except zipfile.BadZipFile as error:
+                raise WheelUnreadable(str(wheel_path), f"a corrupt member ({error})") from None
+            except _READ_ERRORS as error:
+                raise WheelUnreadable(str(wheel_path), str(error) or type(error).__name__) from None
+            os.replace(tmp, out_path)
+        finally:
+            tmp.unlink(missing_ok=True)
     return changed + ((REWRITE_RECORD,) if record_changed else ())
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.engine import environments, sandbox
-from pipeline.engine.prepare import Locks
+from pipeline.engine.prepare import Locks, Prepared
 from pipeline.engine.provision import CARGO_HOME
+from pipeline.engine.target import Target
 from pipeline.engine.workspace import BUILD_ROOT
-from pipeline.records import Result
+from pipeline.records import Build, Environment, Result
 from tests.sdists import cext_sdist, hostile_sdist, intree_sdist, rust_sdist
 
 pytestmark = pytest.mark.slow
@@ -181,9 +182,11 @@ def test_given_locks_are_built_with_and_nothing_is_resolved(index, make_checker,
     index.add("lockedpkg", "lockedpkg-1.0.tar.gz", cext_sdist("lockedpkg", "1.0"))
     checker = make_checker(index, out=tmp_path / "out")  # its own out/: the environment is made here, and logged
     target = checker.target("lockedpkg")
-    setuptools = next(wheelhouse.glob("setuptools-*.whl"))
-    version = setuptools.name.split("-")[1]
-    lock = (f"setuptools=={version} --hash=sha256:{hashlib.sha256(setuptools.read_bytes()).hexdigest()}",)
+    # setuptools alone is the lock the C-extension test above resolves: its environment would already
+    # exist (and write no log); zipp, needed by nothing, makes this lock's environment new
+    lock = tuple(f"{wheel.name.split('-')[0]}=={wheel.name.split('-')[1]} "
+                 f"--hash=sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}"
+                 for wheel in (next(wheelhouse.glob("setuptools-*.whl")), next(wheelhouse.glob("zipp-*.whl"))))
     with sandbox.lease_uid() as uid:
         with checker.prepare(target, interpreters["3.11"], uid, Locks(build=lock)) as prepared:
             build, reason = checker.rebuild(prepared, "pinned")
@@ -191,3 +194,28 @@ def test_given_locks_are_built_with_and_nothing_is_resolved(index, make_checker,
     log = (prepared.keep_dir / "environment.log").read_text()  # the test's own out/: the environment was made
     assert "install" in log and "--dry-run" not in log, "a given lock is installed, not re-resolved"
     assert reason == "" and build.sha256
+
+
+def test_two_wheels_the_comparison_cannot_read_are_still_unreproducible(index, make_checker, interpreters, tmp_path):
+    # a build's wheel is hostile output: a member whose CRC lies cannot be explained, but the hashes differ
+    wheels = []
+    for label in ("a", "b"):
+        path = tmp_path / label / "demo-1.0-py3-none-any.whl"
+        path.parent.mkdir()
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("demo/__init__.py", f"WHO = {label!r}\n")
+        wheels.append(path)
+    data = bytearray(wheels[1].read_bytes())
+    data[data.index(b"WHO")] = ord("X")  # same size, CRC no longer matches
+    wheels[1].write_bytes(bytes(data))
+    builds = [Build(p.name, hashlib.sha256(p.read_bytes()).hexdigest(), 1.0, str(p), None, 0, "/b") for p in wheels]
+    checker = make_checker(index)
+    interpreter = interpreters["3.11"]
+    target = Target("demo", "1.0", None, None, "demo==1.0")
+    environment = Environment("f" * 64, "b" * 64, interpreter.version, interpreter.tag, (), (), "/env")
+    prepared = Prepared(target, interpreter, sandbox.UID_BASE, environment, tmp_path / "build", tmp_path / "keep")
+
+    result = checker.compared(prepared, checker.draft(target, interpreter), *builds)
+    assert result.status == "unreproducible"
+    (difference,) = result.differences
+    assert difference.detail.startswith("not compared: cannot read wheel ") and "corrupt member" in difference.detail

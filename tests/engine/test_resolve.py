@@ -1,14 +1,19 @@
-"""Resolution on PEP 691 JSON and PEP 503 HTML indexes, over file:// and http."""
+"""Resolution on PEP 691 JSON and PEP 503 HTML indexes, over file:// and http; hostile pages entry by entry."""
 
 from __future__ import annotations
 
+import hashlib
+import html
 import json
+import re
 
 import pytest
 
+from pipeline.engine import resolve
+from pipeline.engine.fetch import fetch_artifact
 from pipeline.engine.net import Client
-from pipeline.engine.resolve import parse_requirement, resolve_release
-from pipeline.errors import ProjectNotFound, UsageError, VersionNotFound
+from pipeline.engine.resolve import fetch_files, parse_requirement, resolve_release
+from pipeline.errors import IndexRefused, ProjectNotFound, UsageError, VersionNotFound
 from tests.sdists import intree_sdist
 
 
@@ -71,3 +76,110 @@ def test_pep_691_json_pages_are_read(tmp_path):
     release = resolve_release(Client(), (tmp_path / "simple").as_uri(), "demo")
     assert (release.version, release.sdist.sha256, release.sdist.upload_time) == ("3.0", "ab" * 32, "2026-01-01T00:00:00Z")
     assert release.sdist.url == (tmp_path / "files" / "demo-3.0.tar.gz").as_uri()
+
+
+# -- hostile pages: each bad entry is refused with its reason, the rest of the page still resolves ---------
+
+GOOD = intree_sdist("demo", "1.0")
+GOOD_SHA = hashlib.sha256(GOOD).hexdigest()
+#: (file name, URL as the page writes it, sha256 or None): what a hostile index lists beside a good file.
+#: A PEP 503 page names a file by its URL's last segment, so the URLs end with the file name
+HOSTILE = [
+    ("demo-2.0.tar.gz", "file:///etc/passwd#/demo-2.0.tar.gz", "ab" * 32),
+    ("demo-2.1.tar.gz", "javascript:alert(1)//demo-2.1.tar.gz", "ab" * 32),
+    ("demo-2.2.tar.gz", "data:application/gzip;base64,H4sIAAAAAAAAA2NgGAWjYBQMLQAAVe6rtgAEAAA=/demo-2.2.tar.gz", "ab" * 32),
+    ("demo-2.3.tar.gz", "../../files/demo-2.3.tar.gz", "../../../../etc/passwd"),
+    ("demo-2.4.tar.gz", "../../files/demo-2.4.tar.gz", None),
+    ("passwd", "file:///etc/passwd", "ab" * 32),
+]
+REASONS = {
+    "demo-2.0.tar.gz": "is a file: URL on an http index; only a file: index may point at local files",
+    "demo-2.1.tar.gz": "has the scheme javascript:, and only http, https are fetched",
+    "demo-2.2.tar.gz": "has the scheme data:, and only http, https are fetched",
+    "demo-2.3.tar.gz": "its sha256 '../../../../etc/passwd' is not 64 hex digits",
+    "demo-2.4.tar.gz": "the index publishes no sha256 for it, so its bytes cannot be verified",
+    "passwd": "its URL 'file:///etc/passwd' is a file: URL on an http index",
+}
+NUL_NAME = "demo-1.1\x00.tar.gz"
+
+
+def _hostile_page(index, kind: str) -> None:
+    index.add("demo", "demo-1.0.tar.gz", GOOD)  # the file on disk (and an HTML page replaced below)
+    rows = [("demo-1.0.tar.gz", "../../files/demo-1.0.tar.gz", GOOD_SHA), *HOSTILE,
+            (NUL_NAME, "../../files/demo-1.1%00.tar.gz", "cd" * 32)]
+    folder = index.root / "simple" / "demo"
+    (folder / "index.html").unlink()
+    if kind == "json":
+        files = [{"filename": name, "url": url, "hashes": {"sha256": sha} if sha else {}} for name, url, sha in rows]
+        (folder / "index.json").write_text(json.dumps({"meta": {"api-version": "1.1"}, "name": "demo", "files": files}))
+    else:
+        # a file: URL's fragment is not its path: the HTML form of the first row names its file in the path
+        rows[1] = ("demo-2.0.tar.gz", "file:///etc/demo-2.0.tar.gz", "ab" * 32)
+        links = [f'<a href="{html.escape(url)}{"#sha256=" + sha if sha else ""}">{html.escape(name)}</a>'
+                 for name, url, sha in rows]
+        (folder / "index.html").write_text("<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>")
+
+
+@pytest.mark.parametrize("kind", ["html", "json"])
+def test_hostile_entries_are_refused_one_by_one_and_the_rest_resolve(http_index, tmp_path, kind):
+    index, url = http_index
+    _hostile_page(index, kind)
+    client = Client()
+    files, _ = fetch_files(client, url, "demo")
+
+    refused = {f.filename: f.refused for f in files if f.refused}
+    for name, reason in REASONS.items():
+        assert reason in refused[name], (name, refused[name])
+    assert refused[f"<{ascii(NUL_NAME)}>"] == "its file name has control or unprintable characters"
+    usable = {f.filename: f for f in files if not f.refused}
+    assert set(usable) == {"demo-1.0.tar.gz"}
+    assert all(not f.url for f in files if f.refused), "a refused entry keeps no URL to fetch"
+
+    good = resolve_release(client, url, "demo==1.0")
+    assert good.sdist.sha256 == GOOD_SHA and not good.sdist.refused
+    store = tmp_path / "store"
+    assert fetch_artifact(client, good.sdist, store).read_bytes() == GOOD
+    for version in ("2.0", "2.1", "2.2", "2.3", "2.4"):
+        release = resolve_release(client, url, f"demo=={version}")
+        name = f"demo-{version}.tar.gz"
+        with pytest.raises(IndexRefused, match=f"refused {re.escape(name)}: .*{re.escape(REASONS[name])}"):
+            fetch_artifact(client, release.sdist, store)
+    latest = resolve_release(client, url, "demo")
+    assert latest.version == "2.4" and latest.sdist.refused == REASONS["demo-2.4.tar.gz"]
+    stored = [p for p in store.rglob("*") if p.is_file()]
+    assert [p.name for p in stored] == ["demo-1.0.tar.gz"], "nothing else was fetched, /etc/passwd least of all"
+
+
+def test_a_file_index_may_point_at_local_files(index, tmp_path):
+    elsewhere = tmp_path / "mirror" / "demo-1.0.tar.gz"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(GOOD)
+    index.add("demo", "demo-0.9.tar.gz", intree_sdist("demo", "0.9"))
+    page = index.root / "simple" / "demo" / "index.html"
+    page.write_text(page.read_text().replace(
+        "</body>", f'<a href="{elsewhere.as_uri()}#sha256={GOOD_SHA}">demo-1.0.tar.gz</a></body>'))
+    release = resolve_release(Client(), index.url, "demo")
+    assert release.version == "1.0" and not release.sdist.refused and release.sdist.url == elsewhere.as_uri()
+    assert fetch_artifact(Client(), release.sdist, tmp_path / "store").read_bytes() == GOOD
+
+
+def test_a_page_of_nothing_but_unusable_names_says_why(http_index):
+    index, url = http_index
+    folder = index.root / "simple" / "demo"
+    folder.mkdir(parents=True)
+    (folder / "index.html").write_text('<a href="../../files/demo-1.0%00.tar.gz">x</a><a href="a/%2e%2e">y</a>')
+    with pytest.raises(IndexRefused, match=r"refused every file of demo on .*: <'demo-1\.0\\x00\.tar\.gz'>: its file name"):
+        resolve_release(Client(), url, "demo")
+
+
+@pytest.mark.parametrize("kind", ["html", "json"])
+def test_a_page_listing_too_many_files_is_refused(index, monkeypatch, kind):
+    monkeypatch.setattr(resolve, "MAX_FILES", 50)
+    folder = index.root / "simple" / "demo"
+    folder.mkdir(parents=True)
+    if kind == "html":
+        (folder / "index.html").write_text("<a href=x>x</a>" * 51)
+    else:  # empty objects: the cheapest way to make json.loads allocate
+        (folder / "index.json").write_text(json.dumps({"files": [{}] * (8 * 50 + 1)}))
+    with pytest.raises(IndexRefused, match="more .*than 50 files"):
+        fetch_files(Client(), index.url, "demo")

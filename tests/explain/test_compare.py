@@ -6,6 +6,7 @@ import base64
 import hashlib
 import random
 import shutil
+import time
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,12 +16,14 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.errors import PipelineError, WheelUnreadable
-from pipeline.explain import CAUSES, compare_wheels, format_differences
+from pipeline.explain import CAUSES, ZipLimits, compare_wheels, format_differences
+from tests import bombs
 
 DIST = "demo-1.0.dist-info"
 RECORD = f"{DIST}/RECORD"
 METADATA = f"{DIST}/METADATA"
 EPOCH = (2020, 2, 2, 0, 0, 0)
+MiB = 1024**2
 
 
 @dataclass(frozen=True)
@@ -340,3 +343,82 @@ def test_excerpt_of_a_large_file_starts_at_the_first_change() -> None:
     assert (removed, added) == (2, 1)
     assert lines[:4] == ("@@ -40000,3 +40000,3 @@", " line 39999", "-line 40000", "+line 40000 changed")
     assert lines[-1] == "... (more changes)"  # the removal at 45000 lies outside the window
+
+
+# -- hostile wheels: nothing past the caps is inflated, and what is within them is still explained --------
+
+BUILD_B = tuple((name, data.replace(b"build-aaa", b"build-bbb")) for name, data in bombs.INNOCENT)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("hostile")
+    inner_a = bombs.bomb(folder / "inner-a.zip", 16 * MiB, members=())
+    inner_b = bombs.bomb(folder / "inner-b.zip", 16 * MiB, members=(), fill=b"\1")
+    return {
+        "honest": bombs.wheel(folder / "honest.whl", (*bombs.INNOCENT, ("demo/bomb.bin", bytes(1024)))),
+        "bomb": bombs.bomb(folder / "bomb.whl", 32 * MiB, members=BUILD_B),
+        "many": bombs.many_members(folder / "many.whl", 200_000),
+        "nested-a": bombs.nested(folder / "nested-a.whl", inner_a),
+        "nested-b": bombs.nested(folder / "nested-b.whl", inner_b, members=BUILD_B),
+    }
+
+
+@pytest.fixture
+def opened(monkeypatch) -> list[str]:
+    """The archives and members zipfile is asked to open, in order."""
+    seen: list[str] = []
+
+    class Recording(zipfile.ZipFile):
+        def __init__(self, file, *args, **kwargs):
+            seen.append(f"archive {Path(file).name}")
+            super().__init__(file, *args, **kwargs)
+
+        def open(self, name, *args, **kwargs):
+            seen.append(f"member {getattr(name, 'filename', name)}")
+            return super().open(name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile, "ZipFile", Recording)
+    return seen
+
+
+def test_a_bomb_member_is_named_not_inflated_and_the_rest_still_explained(hostile, opened, tmp_path):
+    comparison = compare_wheels(hostile["honest"], hostile["bomb"], diffoscope_dir=tmp_path / "reports")
+    by_path = {d.path: d for d in comparison.differences if d.kind == "content"}
+
+    assert by_path["demo/_build.py"].cause == "build_path", "the innocent member is explained as ever"
+    bomb = by_path["demo/bomb.bin"]
+    assert bomb.detail.startswith("not examined: member demo/bomb.bin inflates to 33,554,432 bytes from ")
+    assert bomb.detail.endswith(":1, over the 200:1 cap") and bomb.cause is None
+    assert "member demo/bomb.bin" not in opened, "its bytes were never inflated"
+    assert comparison.diffoscope.html is None
+    assert comparison.diffoscope.reason.startswith("diffoscope not run: member demo/bomb.bin inflates to")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_wheel_of_200000_members_is_not_compared_member_by_member(hostile, opened, tmp_path):
+    started = time.monotonic()
+    comparison = compare_wheels(hostile["honest"], hostile["many"], diffoscope_dir=tmp_path / "reports")
+    assert time.monotonic() - started < 2
+    assert not comparison.identical and comparison.sha256_b == hashlib.sha256(hostile["many"].read_bytes()).hexdigest()
+    (difference,) = comparison.differences
+    assert (difference.path, difference.kind) == ("", "archive")
+    assert difference.detail == ("not compared member by member: B (many.whl) has more than 100,000 members, the cap; "
+                                 "nothing inflated")
+    assert opened == ["archive honest.whl"], "zipfile never parsed the 200,000 entries"
+    assert comparison.diffoscope is None and not (tmp_path / "reports").exists()
+
+
+def test_a_wheel_over_the_total_inflated_cap_is_not_compared(hostile):
+    comparison = compare_wheels(hostile["bomb"], hostile["honest"], limits=ZipLimits(inflated=16 * MiB))
+    (difference,) = comparison.differences
+    assert difference.detail.startswith("not compared member by member: A (bomb.whl) has 33,55")
+    assert "bytes inflated in all, over the 16 MiB cap" in difference.detail
+
+
+def test_a_bomb_inside_a_member_is_compared_as_bytes_never_opened(hostile, opened):
+    comparison = compare_wheels(hostile["nested-a"], hostile["nested-b"])
+    by_path = {d.path: d for d in comparison.differences if d.kind == "content"}
+    assert by_path["demo/_build.py"].cause == "build_path"
+    assert by_path["demo/data/inner.zip"].detail.startswith("binary: size ")
+    assert [o for o in opened if o.startswith("archive")] == ["archive nested-a.whl", "archive nested-b.whl"]

@@ -1,4 +1,5 @@
-"""Normalisation passes, each on a hand-made wheel; any order gives the same bytes; RECORD last."""
+"""Normalisation passes, each on a hand-made wheel; any order gives the same bytes; RECORD last;
+hostile wheels refused before a byte is written."""
 
 from __future__ import annotations
 
@@ -6,13 +7,19 @@ import csv
 import hashlib
 import io
 import itertools
+import random
 import struct
+import tracemalloc
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from pipeline.errors import UsageError, WheelUnreadable
+from pipeline.engine.net import Client
+from pipeline.errors import UsageError, WheelOverCap, WheelUnreadable
+from pipeline.explain.limits import ZipLimits
+from pipeline.records import Artifact, Release
+from pipeline.upstream.compare import check_upstream
 from pipeline.upstream.normalize import (
     ALL_STEPS,
     PASSES,
@@ -23,8 +30,11 @@ from pipeline.upstream.normalize import (
     read_layout,
     record_digest,
 )
+from tests import bombs
+from tests.sdists import intree_sdist
 
 DIST = "demo-1.0.dist-info"
+MiB = 1024**2
 MEMBERS = {
     "demo/__init__.py": b"from .core import answer\n",
     "demo/core.py": b"def answer():\n    return 42\n" * 50,
@@ -231,3 +241,91 @@ def test_bad_input_is_a_clear_error(tmp_path):
     with pytest.raises(UsageError, match="unknown normalisation pass 'shuffle'"):
         normalize(make_wheel(tmp_path / "w.whl"), tmp_path / "out.whl", passes=["shuffle"])
     assert not (tmp_path / "out.whl").exists() and not list(tmp_path.glob(".norm-*"))
+
+
+# -- hostile wheels: refused before a byte is written, or written no larger than their headers say --------
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("hostile")
+    inner = bombs.bomb(folder / "inner.zip", 16 * MiB, members=())
+    return {
+        "bomb": bombs.bomb(folder / "bomb.whl", 32 * MiB),
+        "many": bombs.many_members(folder / "many.whl", 200_000),
+        "liar": bombs.understated(folder / "liar.whl", 32 * MiB, MiB),
+        "nested": bombs.nested(folder / "nested.whl", inner),
+        "inner": inner,
+    }
+
+
+def _written(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("bomb", r"member demo/bomb\.bin inflates to 33,554,432 bytes from [\d,]+ stored, [\d,]+:1, over the 200:1 cap"),
+    ("many", r"more than 100,000 members, the cap"),
+])
+def test_a_wheel_over_a_cap_is_refused_before_a_byte_is_written(hostile, tmp_path, kind, reason):
+    out = tmp_path / "scratch" / "normal.whl"
+    with pytest.raises(WheelOverCap, match=rf"^refused wheel .*{kind}\.whl before inflating it: {reason}$"):
+        normalize(hostile[kind], out)
+    assert _written(tmp_path / "scratch") == 0 and not (tmp_path / "scratch").exists()
+
+
+def test_the_total_inflated_size_is_capped(hostile, tmp_path):
+    with pytest.raises(WheelOverCap, match=r"bytes inflated in all, over the 16 MiB cap"):
+        normalize(hostile["bomb"], tmp_path / "out" / "n.whl", limits=ZipLimits(inflated=16 * MiB, ratio=10**6))
+    assert _written(tmp_path / "out") == 0
+
+
+def test_a_member_is_never_inflated_past_the_size_its_headers_declare(hostile, tmp_path):
+    # 32 MiB of zeros behind headers that say 1 MiB: zipfile stops at the declared size
+    out = tmp_path / "out" / "n.whl"
+    normalize(hostile["liar"], out, rewrite_record=False)
+    assert _contents(out)["demo/liar.bin"] == bytes(MiB)
+    assert _written(tmp_path / "out") < MiB + 4096
+
+
+def test_a_bomb_inside_a_member_is_copied_as_bytes(hostile, tmp_path):
+    out = tmp_path / "out" / "n.whl"
+    normalize(hostile["nested"], out)
+    assert _contents(out)["demo/data/inner.zip"] == hostile["inner"].read_bytes()
+    assert out.stat().st_size < 2 * hostile["nested"].stat().st_size
+
+
+def test_the_old_record_is_hashed_not_read_whole(tmp_path):
+    noise = random.Random(0).randbytes(24 * MiB)  # incompressible: under the ratio cap, over any sane RECORD
+    wheel = make_wheel(tmp_path / "w.whl", record=noise)
+    tracemalloc.start()
+    try:
+        steps = normalize(wheel, tmp_path / "n.whl")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert REWRITE_RECORD in steps and peak < 8 * MiB
+
+
+def test_a_bomb_published_by_the_index_is_not_checked_and_leaves_nothing(hostile, tmp_path):
+    rebuilt = make_wheel(tmp_path / "demo-1.0-py3-none-any.whl")
+    published = tmp_path / "index" / "demo-1.0-py3-none-any.whl"
+    published.parent.mkdir()
+    published.write_bytes(hostile["bomb"].read_bytes())
+    artifact = Artifact(published.name, published.as_uri(), hashlib.sha256(published.read_bytes()).hexdigest())
+    upstream = check_upstream(Client(), Release("demo", "1.0", None, (artifact,)), rebuilt, tmp_path / "store",
+                              tmp_path / "scratch")
+    assert upstream.status == "not-checked"
+    assert upstream.note.startswith("refused wheel ") and "over the 200:1 cap" in upstream.note
+    assert _written(tmp_path / "scratch") == 0, "no normalised copy, not even a partial one"
+
+
+@pytest.mark.slow
+def test_a_bomb_published_beside_a_reproducible_build_keeps_its_verdict(index, make_checker, interpreters, tmp_path):
+    index.add("bombpkg", "bombpkg-1.0.tar.gz", intree_sdist("bombpkg", "1.0"))
+    bomb = bombs.bomb(tmp_path / "bombpkg-1.0-py3-none-any.whl", 128 * MiB)
+    index.add("bombpkg", bomb.name, bomb.read_bytes())
+    checker = make_checker(index)
+    result = checker.check(checker.target("bombpkg"), interpreters["3.11"])
+    assert result.status == "reproducible", result.message
+    assert result.upstream.status == "not-checked" and "before inflating it" in result.upstream.note

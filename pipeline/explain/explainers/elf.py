@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..base import Context, Explanation, Member, clip_list
 from ..causes import looks_random
-from ..elffile import ELF_MAGIC, ELFError, parse
+from ..elffile import ELF_MAGIC, INFLATE_BUDGET, ELFError, parse
 from .binary import string_evidence
 
 _BUILD_ID = ".note.gnu.build-id"
@@ -33,9 +33,12 @@ def explain(path: str, a: Member, b: Member, context: Context) -> Explanation | 
     others = [name for name in changed if name != _BUILD_ID]
     id_a, id_b = ea.build_id(), eb.build_id()
     # strings are searched only where the files differ, in inflated form for compressed debug info
-    strings_a = b"\x00".join(ea.contents(sa[n]) for n in others + only_a if n != _BUILD_ID)
-    strings_b = b"\x00".join(eb.contents(sb[n]) for n in others + only_b if n != _BUILD_ID)
+    strings_a, capped_a = ea.contents([sa[n] for n in others + only_a if n != _BUILD_ID])
+    strings_b, capped_b = eb.contents([sb[n] for n in others + only_b if n != _BUILD_ID])
     evidence, note = string_evidence(strings_a, strings_b)
+    if capped_a or capped_b:
+        budget = f"{INFLATE_BUDGET // (1024 * 1024)} MiB"
+        note = "; ".join(filter(None, (note, f"compressed sections past {budget} inflated were searched as stored")))
     # most telling first: a terminal line shows only the start of the detail
     parts = [f"sections differ: {clip_list(others, 5)}"] if others else []
     if evidence:
