@@ -33,8 +33,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def exit_code(results: Sequence[Result]) -> int:
-    """0: all reproducible; 1: something is unreproducible; 2: something could not be checked."""
-    statuses = {r.status for r in results}
+    """0: all reproducible; 1: something is unreproducible; 2: something could not be checked.
+    ``not-applicable`` (the release excludes that Python) leaves the code alone."""
+    statuses = {r.status for r in results} - {"not-applicable"}
     if "unreproducible" in statuses:
         return 1
     if statuses - {"reproducible"} or not results:
@@ -58,12 +59,11 @@ def main_check(argv: Sequence[str]) -> int:
         jobs = []
         for argument in args.targets:
             try:
-                target = checker.target(argument)
+                jobs += checker.targets(argument, discovery.found)
             except PipelineError as exc:
                 failures.append(f"{argument}: {exc}")
                 print(f"error: {argument}: {exc}", file=sys.stderr)
                 continue
-            jobs += [(target, interpreter) for interpreter in discovery.found]
 
         def run(job) -> Result:
             target, interpreter = job
@@ -72,7 +72,7 @@ def main_check(argv: Sequence[str]) -> int:
             return result
 
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            results = list(pool.map(run, jobs))
+            results = checker.agree(list(pool.map(run, jobs)))
     finally:
         progress.close()
     if args.json:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from ..explain import format_differences
-from ..records import Result, Upstream
+from ..records import Agreement, Result, Upstream
 
 ICONS = {
     "reproducible": "ok ",
@@ -13,6 +13,7 @@ ICONS = {
     "build-failed": "FAIL",
     "timeout": "TIME",
     "no-sdist": "----",
+    "not-applicable": "n/a ",
     "error": "ERR ",
 }
 
@@ -43,7 +44,22 @@ def upstream_lines(upstream: Upstream, limit: int = 5) -> list[str]:
     return lines
 
 
+def agreement_lines(agreement: Agreement, limit: int = 5) -> list[str]:
+    """Whether every interpreter built the release's pure wheel to the same bytes, and why not."""
+    if agreement.status == "same":
+        return [f"  across Pythons: the same wheel on {', '.join(agreement.wheels)}"]
+    lines = ["  across Pythons: the wheels differ"]
+    by_sha: dict[str, list[str]] = {}
+    for tag, sha in agreement.wheels.items():
+        by_sha.setdefault(sha, []).append(tag)
+    lines += [f"    {_short(sha)} on {', '.join(tags)}" for sha, tags in by_sha.items()]
+    lines += [f"    why: {reason}" for reason in agreement.reasons]
+    lines += [f"    {line}" for line in format_differences(agreement.differences, limit=limit)]
+    return lines
+
+
 def details(results: Iterable[Result]) -> Iterable[str]:
+    told: set[tuple[str, str]] = set()  # a release's agreement is said once, under its first result
     for r in results:
         lines = [f"\n{r.name} {r.version} on Python {r.python} ({r.interpreter}): {r.status}"]
         if r.message:
@@ -66,6 +82,9 @@ def details(results: Iterable[Result]) -> Iterable[str]:
             lines += [f"    {line}" for line in format_differences(r.variation_differences, limit=6)]
         if r.upstream:
             lines.extend(upstream_lines(r.upstream))
+        if r.agreement and (r.name, r.version) not in told:
+            told.add((r.name, r.version))
+            lines.extend(agreement_lines(r.agreement))
         if r.environment:
             lines.append(f"  environment: {r.environment.fingerprint[:16]} ({r.environment.path})")
         if r.isolation:
