@@ -55,22 +55,27 @@ class Draft:
         return replace(self, controls=dict(CONTROLS))
 
 
+def _selector(python: str, interpreter: str) -> str:
+    """What ``--python`` takes for an interpreter: 3.12 for cp312, 3.14t for the free-threaded cp314t."""
+    return ".".join(python.split(".")[:2]) + ("t" if interpreter.endswith("t") else "")
+
+
 def error_result(name: str, version: str, python: str, interpreter: str, message: str, options: CheckOptions,
                  started: str | None = None) -> Result:
     """An ``error`` record for a (release, interpreter) the tracker or the network failed on."""
     spec = f"{name}=={version}" if version else name
-    minor = ".".join(python.split(".")[:2]) + ("t" if interpreter.endswith("t") else "")
     draft = Draft(name=name, version=version, python=python, interpreter=interpreter,
-                  reproduce=reproduce_command(spec, minor, options), started=started or utcnow(),
+                  reproduce=reproduce_command(spec, _selector(python, interpreter), options), started=started or utcnow(),
                   index_url=options.index_url)
     return draft.finish("error", message=message)
 
 
-def not_applicable_result(release: Release, python: str, interpreter: str, selector: str, reason: str,
+def not_applicable_result(release: Release, python: str, interpreter: str, reason: str,
                           options: CheckOptions) -> Result:
     """The record of a release whose Requires-Python excludes the interpreter: nothing is built, ever."""
     draft = Draft(name=release.name, version=release.version, python=python, interpreter=interpreter,
-                  reproduce=reproduce_command(f"{release.name}=={release.version}", selector, options),
+                  reproduce=reproduce_command(f"{release.name}=={release.version}", _selector(python, interpreter),
+                                              options),
                   sdist=release.sdist, index_url=release.index_url or options.index_url,
                   requires_python=release.requires_python or None)
     return draft.finish("not-applicable", message=reason)

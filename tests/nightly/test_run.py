@@ -108,9 +108,9 @@ def test_new_version_new_interpreter_and_new_environment_trigger_builds(tmp_path
 def test_reasons_say_why(tmp_path):
     fake = FakeEngine({"alpha": ["1.0", "1.1"]}, pythons=("3.12",))
     with Store.open(tmp_path / "out") as store:
-        store.add(fake.check(fake.resolve("alpha", "1.0", ""), fake._slot("3.12")), base="base-312")
+        store.add(fake.check(fake.release("alpha", "1.0"), fake._slot("3.12")), base="base-312")
         snapshot = store.snapshot()
-    release = fake.resolve("alpha", None, "")
+    release = fake.resolve("alpha", None, "")["3.12.4"]
     plan = plan_builds([release], [fake._slot("3.12"), Slot("cp313", "3.13.0", "base-313")], snapshot, today=date(2026, 1, 1))
     assert [(t.slot.interpreter, t.reason) for t in plan.tasks] == [("cp312", "new release"), ("cp313", "new interpreter")]
 
