@@ -26,12 +26,14 @@ MAX_MEMBERS = 100_000
 def admits(spec: str | None, python: str) -> bool:
     """Whether interpreter ``python`` (X.Y.Z) satisfies ``spec``.
 
-    No specifier, or one that does not parse, admits every interpreter: pip does the same.
+    No specifier, or one that does not parse, admits every interpreter: pip does the same.  Like
+    pip, only X.Y.Z counts: a 3.14.0rc1 interpreter is 3.14.0.
     """
     if not spec or not spec.strip():
         return True
     try:
-        return SpecifierSet(spec).contains(Version(python), prereleases=True)
+        release = Version(".".join(str(part) for part in Version(python).release[:3]))
+        return SpecifierSet(spec).contains(release, prereleases=True)
     except (InvalidSpecifier, InvalidVersion):
         return True
 

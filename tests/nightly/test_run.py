@@ -240,3 +240,51 @@ def test_a_second_run_the_same_day_rebuilds_nothing_not_even_failures(tmp_path):
     fake.finished = f"{tomorrow}T02:00:00+00:00"
     run_nightly(fake.engine(), options(tmp_path, retry=Retry(attempts=1, backoff=0.0), today=tomorrow), names)
     assert {call[0] for call in fake.check_calls} == {"alpha", "beta", "gamma"}, "the next night tries again"
+
+
+# -- Requires-Python: each interpreter gets the release pip picks, and never a build it excludes ----
+
+#: oldnew 2.0 dropped 3.9 (3.9 keeps 1.0); newonly never supported 3.9; pinned==2.0 excludes 3.9
+REQUIRES_INDEX = {"oldnew": ["1.0", "2.0"], "newonly": ["1.0"], "pinned": ["1.0", "2.0"], "everywhere": ["3.0"]}
+REQUIRES = {("oldnew", "1.0"): ">=3.8", ("oldnew", "2.0"): ">=3.10", ("newonly", "1.0"): ">=3.11",
+            ("pinned", "2.0"): ">=3.10"}
+
+
+def requires_night(tmp_path, **kw):
+    fake = FakeEngine(dict(REQUIRES_INDEX), pythons=("3.9", "3.12"), requires=dict(REQUIRES))
+    summary = run_nightly(fake.engine(), options(tmp_path, **kw), entries("oldnew", "newonly", "pinned==2.0",
+                                                                           "everywhere"))
+    return fake, summary
+
+
+def test_each_interpreter_builds_the_newest_release_it_admits_and_records_the_rest_not_applicable(tmp_path):
+    fake, summary = requires_night(tmp_path)
+    assert sorted(fake.check_calls) == [
+        ("everywhere", "3.0", "cp312"), ("everywhere", "3.0", "cp39"),
+        ("newonly", "1.0", "cp312"),
+        ("oldnew", "1.0", "cp39"), ("oldnew", "2.0", "cp312"),
+        ("pinned", "2.0", "cp312"),
+    ], "nothing is built on an interpreter its release excludes"
+    na = {(r.name, r.version, r.interpreter): r for r in summary.not_applicable}
+    assert sorted(na) == [("newonly", "1.0", "cp39"), ("pinned", "2.0", "cp39")]
+    record = na[("pinned", "2.0", "cp39")]
+    assert record.status == "not-applicable" and record.builds == () and record.environment is None
+    assert record.message == "requires Python >=3.10 (this interpreter is 3.9.18)"
+    assert record.requires_python == ">=3.10"
+    assert record.reproduce.startswith("nox -s check -- pinned==2.0 --python 3.9")
+    assert summary.counts == {"reproducible": 6, "not-applicable": 2}
+    assert "not applicable (Requires-Python excludes the interpreter; nothing built): 2 on cp39" in summary.lines()
+    with Store.open(tmp_path / "out") as store:
+        assert ("newonly", "cp39") not in store.latest_statuses(), "not applicable is never a verdict"
+
+
+def test_not_applicable_is_recorded_once_and_never_retried_even_forced(tmp_path):
+    requires_night(tmp_path)
+    fake, summary = requires_night(tmp_path)
+    assert fake.check_calls == [] and summary.not_applicable == ()
+    assert {s.reason for s in summary.skipped if s.interpreter == "cp39" and s.name in ("newonly", "pinned")} == {
+        "not applicable: requires Python >=3.11 (this interpreter is 3.9.18)",
+        "not applicable: requires Python >=3.10 (this interpreter is 3.9.18)"}
+    fake, summary = requires_night(tmp_path, force=True)
+    assert ("newonly", "1.0", "cp39") not in fake.check_calls and summary.not_applicable == ()
+    assert len([r for r in stored(tmp_path) if r.status == "not-applicable"]) == 2
