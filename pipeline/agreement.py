@@ -9,6 +9,7 @@ the site derives it for every page and API record, the check command for the int
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
@@ -16,9 +17,10 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from .records import Agreement, Environment, Result
 
 
+@lru_cache(maxsize=65536)
 def is_pure(wheel: str | None) -> bool:
     """A wheel any Python 3 installs: every tag ``pyN-none-any`` (``py3-none-any``, ``py2.py3-none-any``)."""
-    if not wheel:
+    if not wheel or not wheel.endswith("-none-any.whl"):  # the common answer, without parsing
         return False
     try:
         tags = parse_wheel_filename(wheel)[3]
