@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import re
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -288,3 +289,23 @@ def test_not_applicable_is_recorded_once_and_never_retried_even_forced(tmp_path)
     fake, summary = requires_night(tmp_path, force=True)
     assert ("newonly", "1.0", "cp39") not in fake.check_calls and summary.not_applicable == ()
     assert len([r for r in stored(tmp_path) if r.status == "not-applicable"]) == 2
+
+
+def test_the_rendered_matrix_has_no_verdict_on_an_interpreter_the_release_excludes(tmp_path):
+    from pipeline.site import render_site
+
+    requires_night(tmp_path)
+    site = tmp_path / "site"
+    results = stored(tmp_path)
+    render_site(results, site, generated=max(r.finished for r in results))
+    matrix = (site / "matrix.html").read_text(encoding="utf-8")
+    head = re.search(r"<thead>.*?</thead>", matrix, re.S).group(0)
+    tags = re.findall(r'data-sort="(cp\d+t?)"', head)
+    assert tags == ["cp39", "cp312"]
+    rows = {re.search(r">([\w-]+)</a></th>", line).group(1): re.findall(r'<td class="(st-[\w-]+)', line)
+            for line in matrix.splitlines() if line.startswith("<tr><th")}
+    assert rows["newonly"] == ["st-not-applicable", "st-reproducible"]
+    assert rows["pinned"] == ["st-not-applicable", "st-reproducible"]
+    assert rows["oldnew"] == ["st-reproducible", "st-reproducible"]
+    oldnew = next(line for line in matrix.splitlines() if ">oldnew</a></th>" in line)
+    assert "<td>2.0</td>" in oldnew and "<small>1.0</small>" in oldnew, "cp39's cell names the older release it built"
