@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+
+from pipeline.engine import environments
+from pipeline.engine.interpreters import ci_pythons, today
 
 WORKFLOW = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "nightly.yml"
 
@@ -30,3 +34,12 @@ def test_shards_run_to_the_end_and_the_final_job_merges_renders_deploys():
     text = WORKFLOW.read_text()
     assert "fail-fast: false" in text and "workflow_dispatch" in text and "cron:" in text
     assert "--shard" in text and "nox -s merge" in text and "nox -s render" in text
+
+
+def test_the_interpreter_matrix_follows_the_cpython_table_and_every_one_has_a_lock():
+    line = re.search(r"\n\s+python: (\[.*\])\n", WORKFLOW.read_text()).group(1)
+    wanted = ci_pythons(today())
+    assert tuple(json.loads(line)) == wanted, (
+        f"the CPython table says {list(wanted)} today: update the python matrix in {WORKFLOW.name}")
+    for selector in wanted:
+        assert environments.directory_lock(selector).is_file(), f"no toolchain lock for {selector}: nox -s lock"
