@@ -44,6 +44,8 @@ def _payload():
         with open("big.bin", "wb") as handle:
             for _ in range(10 * 1024):  # 10 GiB, a MiB at a time
                 handle.write(b"0" * (1 << 20))
+    if BEHAVIOUR == "python-version":
+        return "PY = %r\\n" % (sys.version_info[:2],)
     if BEHAVIOUR == "build-path":
         return "WHERE = %r\\n" % os.getcwd()
     if BEHAVIOUR == "localtime":
