@@ -8,13 +8,14 @@ the site derives it for every page and API record, the check command for the int
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from .records import Agreement, Environment, Result
+from .records import Agreement, Difference, Environment, Result
 
 
 @lru_cache(maxsize=65536)
@@ -51,7 +52,8 @@ def _lock_reasons(groups: Sequence[Sequence[str]], environments: Mapping[str, En
     """The lock pins that split the interpreters exactly as their wheels split: same pin inside each
     group of equal wheels, different pins between at least two groups."""
     reasons = []
-    for label, field in (("toolchain lock", "toolchain"), ("build lock", "requirements")):
+    # the build lock first: it holds the backend that writes the wheel
+    for label, field in (("build lock", "requirements"), ("toolchain lock", "toolchain")):
         pins = {tag: _pins(getattr(env, field)) if env else None for tag, env in environments.items()}
         if any(p is None for p in pins.values()):
             continue
@@ -79,7 +81,7 @@ def agreement(results: Iterable[Result], order: Sequence[str] = ()) -> Agreement
     if len(built) < 2:
         return None
     rank = {tag: i for i, tag in enumerate(order)}
-    tags = sorted(built, key=lambda t: (rank.get(t, len(rank)), t))
+    tags = sorted(built, key=lambda t: (rank.get(t, len(rank)), _tag_key(t)))
     wheels = {tag: built[tag][0] for tag in tags}
     if len(set(wheels.values())) == 1:
         return Agreement("same", wheels)
@@ -91,6 +93,26 @@ def agreement(results: Iterable[Result], order: Sequence[str] = ()) -> Agreement
     if not reasons:
         reasons = ["the toolchain and build locks do not explain it: no pin splits the interpreters as the wheels do"]
     return Agreement("differs", wheels, tuple(reasons))
+
+
+_TAG = re.compile(r"([a-z]+)(\d)(\d+)(.*)")
+
+
+def _tag_key(tag: str) -> tuple:
+    """cp39 < cp310 < cp314 < cp314t: interpreters in version order, not text order."""
+    match = _TAG.fullmatch(tag)
+    return (match.group(1), int(match.group(2)), int(match.group(3)), match.group(4)) if match else (tag, 0, 0, "")
+
+
+_PIN = re.compile(r"^[\w ]+: (?:no )?([A-Za-z0-9._-]+?)(?:==| on )")
+
+
+def named_by(reasons: Sequence[str], differences: Sequence[Difference]) -> tuple[str, ...]:
+    """The reasons whose package the differing members name (a WHEEL ``Generator: setuptools (82.0.1)``
+    names setuptools); all of them when the members name none."""
+    text = " ".join(f"{d.path} {d.detail}" for d in differences).lower()
+    named = tuple(r for r in reasons if (m := _PIN.match(r)) and m.group(1).lower() in text)
+    return named or tuple(reasons)
 
 
 def groups(agreement_: Agreement) -> list[tuple[str, tuple[str, ...]]]:

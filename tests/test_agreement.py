@@ -62,3 +62,19 @@ def test_a_pin_that_does_not_split_the_interpreters_as_the_wheels_do_is_no_reaso
 ])
 def test_no_answer_without_two_pure_reproducible_wheels(results):
     assert agreement(results) is None
+
+
+def test_interpreters_in_version_order_and_the_reasons_the_members_name():
+    from pipeline.agreement import named_by
+    from pipeline.records import Difference
+
+    results = [_result("cp312", "a" * 64, toolchain=("pip==26.3 --hash=sha256:aa",)),
+               _result("cp39", "9" * 64, setuptools="82.0.1", toolchain=("pip==26.0.1 --hash=sha256:bb",))]
+    found = agreement(results)
+    assert list(found.wheels) == ["cp39", "cp312"]
+    assert found.reasons == ("build lock: setuptools==82.0.1 on cp39; setuptools==80.9.0 on cp312",
+                             "toolchain lock: pip==26.0.1 on cp39; pip==26.3 on cp312")
+    wheel = Difference("six-1.17.0.dist-info/WHEEL", "content",
+                       "cp39 vs cp312: fields: generator: 'setuptools (82.0.1)' -> 'setuptools (80.9.0)'")
+    assert named_by(found.reasons, [wheel]) == found.reasons[:1]
+    assert named_by(found.reasons, [Difference("six.py", "content", "bytes differ")]) == found.reasons

@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Sequence
 import dataclasses
 
 from .. import vary
-from ..agreement import agreement, groups
+from ..agreement import agreement, groups, named_by
 from ..errors import BuildRequirementsFailed, PipelineError, SandboxUnavailable
 from ..explain import compare_wheels
 from ..records import VARIATIONS, Agreement, Build, Difference, Isolation, Release, Result, Upstream
@@ -235,7 +235,9 @@ class Checker:
         for key, members in by_release.items():
             outcome = agreement(members)
             if outcome is not None and outcome.status == "differs":
-                outcome = dataclasses.replace(outcome, differences=self._members(outcome, members))
+                differences = self._members(outcome, members)
+                outcome = dataclasses.replace(outcome, differences=differences,
+                                              reasons=named_by(outcome.reasons, differences))
             found[key] = outcome
         return [dataclasses.replace(r, agreement=found[(r.name, r.version)]) for r in results]
 
