@@ -15,10 +15,12 @@ from .errors import InvalidRecords
 
 SCHEMA_VERSION = 1
 
-Status = Literal["reproducible", "unreproducible", "build-failed", "timeout", "no-sdist", "error"]
+Status = Literal["reproducible", "unreproducible", "build-failed", "timeout", "no-sdist", "not-applicable", "error"]
 STATUSES: tuple[str, ...] = get_args(Status)
-#: statuses that are a verdict on the package (``error`` is the tracker's own failure)
+#: statuses that are a verdict on the package (``error`` is the tracker's own failure;
+#: ``not-applicable`` says the release's Requires-Python excludes the interpreter: nothing was built)
 VERDICTS: tuple[str, ...] = ("reproducible", "unreproducible", "build-failed", "timeout", "no-sdist")
+NOT_APPLICABLE = "not-applicable"
 
 Variation = Literal[
     "build_path", "time", "timezone", "locale", "umask", "hostname", "hash_seed", "home", "user", "cpu_count"
@@ -69,10 +71,13 @@ class Artifact:
     upload_time: str | None = None
     yanked: bool = False
     refused: str | None = None
+    #: the index's Requires-Python for this file (PEP 503 data-requires-python, PEP 691 requires-python)
+    requires_python: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _drop_none({"filename": self.filename, "url": self.url, "sha256": self.sha256, "size": self.size,
-                           "upload_time": self.upload_time, "yanked": self.yanked, "refused": self.refused})
+                           "upload_time": self.upload_time, "yanked": self.yanked, "refused": self.refused,
+                           "requires_python": self.requires_python})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Artifact:
@@ -84,18 +89,24 @@ class Artifact:
             upload_time=data.get("upload_time"),
             yanked=bool(data.get("yanked", False)),
             refused=data.get("refused"),
+            requires_python=data.get("requires_python"),
         )
 
 
 @dataclass(frozen=True)
 class Release:
-    """One version of a project as an index lists it."""
+    """One version of a project as an index lists it.
+
+    ``requires_python`` is the release's Requires-Python: from the index, else from the sdist's
+    PKG-INFO; "" when it declares none, None while nobody has looked.
+    """
 
     name: str
     version: str
     sdist: Artifact | None
     wheels: tuple[Artifact, ...] = ()
     index_url: str = ""
+    requires_python: str | None = None
 
 
 @dataclass(frozen=True)
@@ -236,6 +247,31 @@ class Upstream:
 
 
 @dataclass(frozen=True)
+class Agreement:
+    """Whether every interpreter that built a release's pure wheel (py3-none-any) built the same bytes.
+
+    Derived from several results (see ``pipeline/agreement.py``): ``wheels`` maps interpreter to the
+    sha256 it built; when they differ, ``reasons`` names the lock lines that differed between the
+    environments and ``differences`` the wheel members that differ (when the wheels were at hand).
+    """
+
+    status: Literal["same", "differs"]
+    wheels: Mapping[str, str]
+    reasons: tuple[str, ...] = ()
+    differences: tuple[Difference, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "wheels": dict(self.wheels), "reasons": list(self.reasons),
+                "differences": [d.to_json() for d in self.differences]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Agreement:
+        return cls(status=data["status"], wheels=dict(data.get("wheels", {})),
+                   reasons=tuple(data.get("reasons", ())),
+                   differences=tuple(Difference.from_json(d) for d in data.get("differences", ())))
+
+
+@dataclass(frozen=True)
 class Isolation:
     """How the builds were confined: ``sandbox`` names the tool ("none" when unsandboxed)."""
 
@@ -282,6 +318,10 @@ class Result:
     message: str = ""
     diffoscope: str | None = None
     tracker: str = ""
+    #: the release's Requires-Python as the check saw it (None: it declares none)
+    requires_python: str | None = None
+    #: across interpreters, for a pure wheel (derived: the site and the check command fill it in)
+    agreement: Agreement | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -316,6 +356,8 @@ class Result:
             "finished": self.finished,
             "reproduce": self.reproduce,
             "tracker": self.tracker,
+            "requires_python": self.requires_python,
+            "agreement": self.agreement.to_json() if self.agreement else None,
         }
 
     @classmethod
@@ -348,6 +390,8 @@ class Result:
             message=data.get("message", ""),
             diffoscope=data.get("diffoscope"),
             tracker=data.get("tracker", ""),
+            requires_python=data.get("requires_python"),
+            agreement=Agreement.from_json(data["agreement"]) if data.get("agreement") else None,
         )
 
 

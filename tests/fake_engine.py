@@ -9,14 +9,18 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
+from packaging.version import Version
+
+from pipeline.engine.resolve import choose
 from pipeline.errors import NetworkError, ProjectNotFound, VersionNotFound
 from pipeline.nightly.plan import Slot
 from pipeline.nightly.run import Engine
 from pipeline.records import Artifact, Build, Environment, Release, Result
 
 SLOTS = {
+    "3.9": Slot("cp39", "3.9.18", "base-39"),
     "3.11": Slot("cp311", "3.11.9", "base-311"),
     "3.12": Slot("cp312", "3.12.4", "base-312"),
     "3.13": Slot("cp313", "3.13.0", "base-313"),
@@ -25,7 +29,9 @@ SLOTS = {
 
 @dataclass
 class FakeEngine:
-    """``index`` maps name -> versions (latest last); ``verdicts`` (name, version) -> status."""
+    """``index`` maps name -> versions (latest last); ``verdicts`` (name, version) -> status;
+    ``requires`` (name, version) -> the Requires-Python the index gives for that release.
+    Resolution per interpreter goes through the real :func:`pipeline.engine.resolve.choose`."""
 
     index: dict[str, list[str]]
     pythons: Sequence[str] = ("3.12",)
@@ -36,6 +42,7 @@ class FakeEngine:
     sleep: bool = False
     finished: str | None = None
     bases: dict[str, str] = field(default_factory=dict)
+    requires: dict[tuple[str, str], str] = field(default_factory=dict)
     resolve_calls: list[str] = field(default_factory=list)
     check_calls: list[tuple[str, str, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -49,7 +56,12 @@ class FakeEngine:
         base = self.bases.get(slot.interpreter)
         return Slot(slot.interpreter, slot.python, base, slot.handle) if base else slot
 
-    def resolve(self, name: str, version: str | None, index_url: str) -> Release:
+    def release(self, name: str, version: str, index_url: str = "") -> Release:
+        sdist = Artifact(f"{name}-{version}.tar.gz", f"{index_url}{name}/{name}-{version}.tar.gz", "0" * 64)
+        return Release(name, version, sdist, index_url=index_url, requires_python=self.requires.get((name, version), ""))
+
+    def resolve(self, name: str, version: str | None, index_url: str, pythons: Sequence[str] = ("3.12.4",)
+                ) -> Mapping[str, Release]:
         with self._lock:
             self.resolve_calls.append(name)
             if self.resolve_failures.get(name, 0) > 0:
@@ -58,11 +70,10 @@ class FakeEngine:
         versions = self.index.get(name)
         if versions is None:
             raise ProjectNotFound(name, index_url)
-        chosen = version or versions[-1]
-        if chosen not in versions:
-            raise VersionNotFound(name, chosen, tuple(versions))
-        sdist = Artifact(f"{name}-{chosen}.tar.gz", f"{index_url}{name}/{name}-{chosen}.tar.gz", "0" * 64)
-        return Release(name, chosen, sdist, index_url=index_url)
+        if version is not None and version not in versions:
+            raise VersionNotFound(name, version, tuple(versions))
+        releases = {Version(v): self.release(name, v, index_url) for v in versions}
+        return {python: choose(releases, name, version, python) for python in pythons}
 
     def check(self, release: Release, slot: Slot) -> Result:
         key = (release.name, release.version, slot.interpreter)

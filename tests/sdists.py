@@ -44,6 +44,8 @@ def _payload():
         with open("big.bin", "wb") as handle:
             for _ in range(10 * 1024):  # 10 GiB, a MiB at a time
                 handle.write(b"0" * (1 << 20))
+    if BEHAVIOUR == "python-version":
+        return "PY = %r\\n" % (sys.version_info[:2],)
     if BEHAVIOUR == "build-path":
         return "WHERE = %r\\n" % os.getcwd()
     if BEHAVIOUR == "localtime":
@@ -181,14 +183,19 @@ def _tar(members: dict[str, bytes], extra: list[tarfile.TarInfo] | None = None) 
     return buffer.getvalue()
 
 
-def intree_sdist(name: str, version: str, behaviour: str = "pure", attack_paths: tuple[str, ...] = ()) -> bytes:
-    """An sdist whose in-tree backend builds a one-module wheel, misbehaving as asked."""
+def intree_sdist(name: str, version: str, behaviour: str = "pure", attack_paths: tuple[str, ...] = (),
+                 requires_python: str | None = None) -> bytes:
+    """An sdist whose in-tree backend builds a one-module wheel, misbehaving as asked;
+    ``requires_python`` goes into its PKG-INFO."""
     top = f"{name}-{version}"
     backend = BACKEND.format(name=name, version=version, behaviour=behaviour, attack_paths=list(attack_paths))
+    pkg_info = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    if requires_python is not None:
+        pkg_info += f"Requires-Python: {requires_python}\n"
     return _tar({
         f"{top}/pyproject.toml": PYPROJECT_INTREE.format(name=name, version=version).encode(),
         f"{top}/backend.py": backend.encode(),
-        f"{top}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{top}/PKG-INFO": pkg_info.encode(),
     })
 
 
@@ -265,12 +272,14 @@ class LocalIndex:
         return (self.root / "simple").as_uri() + "/"
 
     def add(self, name: str, filename: str, data: bytes, *, published_sha256: str | None = None,
-            yanked: bool = False) -> str:
+            yanked: bool = False, requires_python: str | None = None) -> str:
         files = self.root / "files"
         files.mkdir(parents=True, exist_ok=True)
         (files / filename).write_bytes(data)
         digest = published_sha256 or hashlib.sha256(data).hexdigest()
         attrs = ' data-yanked=""' if yanked else ""
+        if requires_python is not None:  # PEP 503: the attribute is HTML-escaped (>= becomes &gt;=)
+            attrs += f' data-requires-python="{html.escape(requires_python)}"'
         self.projects.setdefault(name, []).append((filename, f'<a href="../../files/{filename}#sha256={digest}"{attrs}>{html.escape(filename)}</a>'))
         self._write(name)
         return digest

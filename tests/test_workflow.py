@@ -5,6 +5,7 @@ one job.  tests/nightly/test_night.py runs its steps."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -13,6 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from pipeline.engine import environments
+from pipeline.engine.interpreters import ci_pythons, today
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
@@ -135,3 +139,12 @@ def test_the_sessions_the_workflow_calls_are_one_line_into_the_pipeline():
     for name in called:
         body = re.search(rf"\ndef {name}\(session: nox.Session\) -> None:\n(.*?)\n\n", noxfile, re.S)
         assert body and body.group(1).strip().splitlines()[-1].strip() == f'_pipeline(session, "{name}")'
+
+
+def test_the_interpreter_matrix_follows_the_cpython_table_and_every_one_has_a_lock():
+    line = re.search(r"\n\s+python: (\[.*\])\n", WORKFLOW.read_text()).group(1)
+    wanted = ci_pythons(today())
+    assert tuple(json.loads(line)) == wanted, (
+        f"the CPython table says {list(wanted)} today: update the python matrix in {WORKFLOW.name}")
+    for selector in wanted:
+        assert environments.directory_lock(selector).is_file(), f"no toolchain lock for {selector}: nox -s lock"

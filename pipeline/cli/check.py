@@ -77,7 +77,7 @@ def exit_code(results: Sequence[Result]) -> int:
     statuses = {r.status for r in results} - {"not-applicable"}
     if "unreproducible" in statuses:
         return 1
-    if statuses - {"reproducible"} or not statuses:
+    if statuses - {"reproducible"} or not results:
         return 2
     return 0
 
@@ -96,13 +96,19 @@ class Input:
 
 @dataclass
 class Slot:
-    """An input and what became of it: the interpreters it applies to, its target, its records."""
+    """An input and what became of it: the interpreters it applies to, what is built on each (the
+    release pip picks there), the refusals said for it, and its records."""
 
     input: Input
     interpreters: tuple[Interpreter, ...] = ()
-    target: Target | None = None
-    records: list[Result] = field(default_factory=list)
-    checked: bool = False  # its records come from builds (else it was refused before any)
+    pairs: list[tuple[Target, Interpreter]] = field(default_factory=list)
+    refusals: list[Result] = field(default_factory=list)  # `error` records for refused targets, said once
+    results: list[Result] = field(default_factory=list)  # what its checks returned
+    checked: bool = False  # its records come from real releases (else it was refused before any)
+
+    @property
+    def records(self) -> list[Result]:
+        return self.refusals + self.results
 
 
 def find_interpreters(values: list[list[str]] | None, console: Console) -> tuple[Interpreter, ...]:
@@ -174,7 +180,7 @@ def prepare_slots(inputs: list[Input], checker: Checker, interpreters: tuple[Int
 
         def refuse(reason: str) -> None:
             console.problem(f"refused: {item.label}: {reason}")
-            slot.records = refused_records(slot, reason, options)
+            slot.refusals = refused_records(slot, reason, options)
 
         entry = item.entry
         if entry and entry.problem:
@@ -194,25 +200,28 @@ def prepare_slots(inputs: list[Input], checker: Checker, interpreters: tuple[Int
                 continue
         console.note(f"resolving {item.label}", VERBOSE)
         try:
-            target = checker.target(item.argument, entry.hashes if entry else ())
+            pairs = checker.targets(item.argument, slot.interpreters, entry.hashes if entry else ())
         except PipelineError as error:
             refuse(str(error))
             continue
         except Exception as error:  # e.g. a name with a NUL byte the OS refuses: this input only
             refuse(tracker_error(error))
             continue
-        key = (target.name, target.version)
-        if key in seen:
-            console.note(f"skipped: {item.label}: {target.name} {target.version} is already listed ({seen[key]})")
-            slot.interpreters = ()
-            continue
-        seen[key] = item.label
-        slot.target = target
-        if target.problem:  # a real release whose sdist is refused: error records, stored, said once
-            console.problem(f"refused: {item.label}: {target.problem}")
-            slot.records = [checker.draft(target, i).finish("error", message=target.problem)
-                            for i in slot.interpreters]
+        for target, interpreter in pairs:
+            key = (target.name, target.version, interpreter.tag)
+            if key in seen:
+                console.note(f"skipped: {item.label}: {target.name} {target.version} on {interpreter.tag} is "
+                             f"already listed ({seen[key]})")
+                continue
+            seen[key] = item.label
             slot.checked = True
+            if not target.problem:
+                slot.pairs.append((target, interpreter))
+                continue
+            # a real release whose sdist is refused: error records, stored, said once per release
+            if not any(r.message == target.problem for r in slot.refusals):
+                console.problem(f"refused: {item.label}: {target.problem}")
+            slot.refusals.append(checker.draft(target, interpreter).finish("error", message=target.problem))
     return slots
 
 
@@ -228,10 +237,10 @@ def main_check(argv: Sequence[str]) -> int:
         with Store.open(args.out) as store:
             slots = prepare_slots(inputs, checker, interpreters, console)
             for slot in slots:
-                if slot.checked:
-                    for record in slot.records:
-                        store.add(record)
+                for record in slot.refusals if slot.checked else ():
+                    store.add(record)
             run_checks(slots, checker, store, console, args.jobs)
+            agree(slots, checker)
     finally:
         if progress:
             progress.close()
@@ -250,7 +259,7 @@ def main_check(argv: Sequence[str]) -> int:
 
 def run_checks(slots: list[Slot], checker: Checker, store: Store, console: Console, workers: int) -> None:
     """Both builds of every (target, interpreter), ``workers`` at a time, each record stored as it ends."""
-    jobs = [(slot, slot.target, i) for slot in slots if slot.target and not slot.records for i in slot.interpreters]
+    jobs = [(slot, target, interpreter) for slot in slots for target, interpreter in slot.pairs]
 
     def work(job) -> Result:
         _, target, interpreter = job
@@ -269,8 +278,16 @@ def run_checks(slots: list[Slot], checker: Checker, store: Store, console: Conso
 
     results = Runner(work, failed, done, workers).run(jobs)
     for (slot, _, _), result in zip(jobs, results):
-        slot.records.append(result)
-        slot.checked = True
+        slot.results.append(result)
+
+
+def agree(slots: list[Slot], checker: Checker) -> None:
+    """Each release's agreement across the interpreters just checked, on its records (for the report
+    and --json; the site derives it from the store)."""
+    built = [result for slot in slots for result in slot.results]
+    agreed = iter(checker.agree(built))
+    for slot in slots:
+        slot.results = [next(agreed) for _ in slot.results]
 
 
 def _log(checker: Checker, result: Result) -> str:
@@ -292,11 +309,13 @@ def print_report(slots: list[Slot], checked: list[Result], checker: Checker, con
     """Details (what is not reproducible; everything with -v), the index comparison once per release,
     then the table last."""
     if console.verbosity >= NORMAL:
-        built = [r for slot in slots if slot.checked and not (slot.target and slot.target.problem) for r in slot.records]
+        built = [r for slot in slots for r in slot.results]
         shown = built if console.verbosity >= VERBOSE else [r for r in built if r.status != "reproducible"]
         for block in report.details(shown, upstream=False, logs=lambda r: _log(checker, r)):
             console.report(block)
         for block in report.upstream_blocks(checked):
+            console.report(block)
+        for block in report.agreement_blocks(checked):
             console.report(block)
     refused = sum(1 for slot in slots if not slot.checked and slot.records)
     if refused:

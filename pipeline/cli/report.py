@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from ..explain import format_differences
-from ..records import Result, Upstream
+from ..records import Agreement, Result, Upstream
 from .text import printable
 
 ICONS = {
@@ -109,6 +109,28 @@ def upstream_lines(upstream: Upstream, limit: int = 5) -> list[str]:
     if upstream.wheel:
         lines.append(printable(f"    wheel:    {upstream.wheel}  {_short(upstream.sha256)}"))
     return lines + difference_lines(upstream.differences, limit, indent="    ")
+
+
+def agreement_lines(agreement: Agreement, limit: int = 5) -> list[str]:
+    """Whether every interpreter built the release's pure wheel to the same bytes, and why not."""
+    if agreement.status == "same":
+        return [printable(f"  across Pythons: the same wheel on {', '.join(agreement.wheels)}")]
+    lines = ["  across Pythons: the wheels differ"]
+    by_sha: dict[str, list[str]] = {}
+    for tag, sha in agreement.wheels.items():
+        by_sha.setdefault(sha, []).append(tag)
+    lines += [f"    {_short(sha)} on {', '.join(tags)}" for sha, tags in by_sha.items()]
+    lines += [printable(f"    why: {reason}") for reason in agreement.reasons]
+    return lines + difference_lines(agreement.differences, limit)
+
+
+def agreement_blocks(results: Iterable[Result], limit: int = 5) -> Iterable[str]:
+    """Each release's agreement across the Pythons it was built on, once per release."""
+    told: set[tuple[str, str]] = set()
+    for r in results:
+        if r.agreement and (r.name, r.version) not in told:
+            told.add((r.name, r.version))
+            yield "\n".join(["", printable(f"{r.name} {r.version}:")] + agreement_lines(r.agreement, limit))
 
 
 def upstream_blocks(results: Iterable[Result], limit: int = 5) -> Iterable[str]:

@@ -8,17 +8,19 @@ and :class:`~pipeline.engine.outcome.Draft` (the one place a Result is made).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from .. import vary
+from ..agreement import agreement, groups, named_by
 from ..errors import BuildRequirementsFailed, PipelineError, SandboxUnavailable, WheelUnreadable
 from ..explain import compare_wheels
-from ..records import VARIATIONS, Build, Difference, Isolation, Release, Result, Upstream
+from ..records import VARIATIONS, Agreement, Build, Difference, Isolation, Release, Result, Upstream
 from ..upstream import check_upstream
 from . import sandbox
 from .build import BuildSettings, build_wheel
@@ -29,7 +31,8 @@ from .options import CheckOptions
 from .outcome import Draft, reproduce_command
 from .prepare import Locks, Prepared, prepare
 from .provision import Provisioner
-from .target import Target, find_target, release_target
+from .requires import exclusion
+from .target import Target, find_target, find_targets, release_target
 from .workspace import Workspace, reachable_by_builds
 
 __all__ = ["CheckOptions", "Checker", "Locks", "Phase", "Prepared", "Target"]
@@ -77,6 +80,14 @@ class Checker:
         (against ``hashes``, "sha256:HEX", when given)."""
         return find_target(argument, self.client, self.options.index_url, self.workspace.sdists, hashes)
 
+    def targets(self, argument: str, interpreters: Sequence[Interpreter], hashes: tuple[str, ...] = ()
+                ) -> list[tuple[Target, Interpreter]]:
+        """What to check on each interpreter: ``name`` is the newest release that interpreter admits
+        (as pip picks it); ``name==version`` and a local sdist are the same on every interpreter."""
+        chosen = find_targets(argument, self.client, self.options.index_url, self.workspace.sdists,
+                              sorted({i.version for i in interpreters}), hashes)
+        return [(chosen[interpreter.version], interpreter) for interpreter in interpreters]
+
     def release_target(self, release: Release) -> Target:
         """A resolved release's sdist, fetched and verified (a file that fails is the target's problem)."""
         return release_target(release, self.client, self.workspace.sdists)
@@ -123,13 +134,18 @@ class Checker:
                                   user=f"uid {uid}" if self.backend.isolated else "")
         return Draft(
             name=target.name, version=target.version, python=interpreter.version, interpreter=interpreter.tag,
-            reproduce=reproduce_command(target.argument, interpreter.minor, self.options,
+            reproduce=reproduce_command(target.argument, interpreter.selector, self.options,
                                         from_index=target.from_index),
             sdist=target.sdist, index_url=self.options.index_url if target.from_index else "", isolation=isolation,
+            requires_python=target.requires_python,
         )
 
     def check(self, target: Target, interpreter: Interpreter) -> Result:
-        """The result for one interpreter; the whole check runs as one leased build uid."""
+        """The result for one interpreter; the whole check runs as one leased build uid.  A release
+        whose Requires-Python excludes the interpreter is ``not-applicable``: nothing is built."""
+        reason = exclusion(target.requires_python, interpreter.version)
+        if reason:
+            return self.draft(target, interpreter).finish("not-applicable", message=reason)
         # a run starts from an empty kept folder: no earlier run's wheel or log can pass for this one's
         shutil.rmtree(self.workspace.result_dir(target.name, target.version, interpreter.tag), ignore_errors=True)
         try:
@@ -216,6 +232,39 @@ class Checker:
         return draft.finish("reproducible", builds=builds + outcome.builds, variations=outcome.variations,
                             sensitive_to=outcome.sensitive_to, variation_differences=outcome.differences,
                             message=outcome.message, **fields)
+
+    def agree(self, results: Sequence[Result]) -> list[Result]:
+        """The results with each release's agreement across the interpreters just checked; when its pure
+        wheel differs between them, the kept wheels are compared member by member."""
+        by_release: dict[tuple[str, str], list[Result]] = {}
+        for result in results:
+            by_release.setdefault((result.name, result.version), []).append(result)
+        found: dict[tuple[str, str], Agreement | None] = {}
+        for key, members in by_release.items():
+            outcome = agreement(members)
+            if outcome is not None and outcome.status == "differs":
+                differences = self._members(outcome, members)
+                outcome = dataclasses.replace(outcome, differences=differences,
+                                              reasons=named_by(outcome.reasons, differences))
+            found[key] = outcome
+        return [dataclasses.replace(r, agreement=found[(r.name, r.version)]) for r in results]
+
+    def _members(self, outcome: Agreement, results: Sequence[Result]) -> tuple[Difference, ...]:
+        """How each other group's wheel differs from the first group's (the kept wheels, read as data)."""
+        path = {r.interpreter: r.builds[0].path for r in results if r.builds}
+        (_, first), *others = groups(outcome)
+        found: list[Difference] = []
+        for _, tags in others:
+            a, b = path.get(first[0]), path.get(tags[0])
+            if not a or not b:
+                continue
+            try:
+                differences = compare_wheels(Path(a), Path(b)).differences
+            except PipelineError:
+                continue  # a kept wheel gone since: the lock reasons still stand
+            found += [dataclasses.replace(d, detail=f"{first[0]} vs {tags[0]}: {d.detail}".rstrip(": "))
+                      for d in differences]
+        return tuple(found)
 
     def machine(self) -> vary.Machine:
         """What this machine can vary, probed on first use (a locale may be compiled once)."""

@@ -56,8 +56,13 @@ def fingerprint(*parts: Iterable[str] | str) -> str:
     return digest.hexdigest()
 
 
+def identity(interpreter: Interpreter) -> str:
+    """The interpreter as fingerprints see it (a free-threaded build is another interpreter)."""
+    return f"cpython {interpreter.version}" + (" free-threaded" if interpreter.free_threaded else "")
+
+
 def base_fingerprint(interpreter: Interpreter, toolchain: tuple[str, ...]) -> str:
-    return fingerprint(f"cpython {interpreter.version}", toolchain)
+    return fingerprint(identity(interpreter), toolchain)
 
 
 def lock_from_report(report: dict) -> tuple[str, ...]:
@@ -112,9 +117,39 @@ def write_toolchain_lock(interpreter: Interpreter, source: PipSource, directory:
             raise EnvironmentFailed(f"locking the toolchain for {interpreter.tag}", _last_line(proc.stderr))
         lines = lock_from_report(json.loads(report.read_text()))
     path = toolchain_lock_path(interpreter, directory)
-    header = f"# Build frontend toolchain for CPython {interpreter.minor} ({interpreter.tag}); written by `nox -s lock`.\n"
+    header = f"# Build frontend toolchain for CPython {interpreter.selector} ({interpreter.tag}); written by `nox -s lock`.\n"
     atomic_write(path, (header + "\n".join(lines) + "\n").encode())
     return path
+
+
+def write_toolchain_lock_for(selector: str, source: PipSource, directory: Path = ENVIRONMENTS_DIR) -> Path:
+    """The lock for an interpreter this machine does not have (``3.14``, ``3.14t``), resolved by this
+    Python's pip for that version's tags: the toolchain is pure wheels, so CI can build with an
+    interpreter this machine lacks.  pip evaluates environment markers against the running Python,
+    which is right for the toolchain's markers (``python_version < "3.11"``) when run on 3.11 or later."""
+    minor = selector.removesuffix("t")
+    with tempfile.TemporaryDirectory(prefix="wheelrepro-lock-") as tmp:
+        report = Path(tmp) / "report.json"
+        cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+               "--only-binary", ":all:", "--python-version", minor, "--implementation", "cp",
+               "--report", str(report), *source.args(), *TOOLCHAIN]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise EnvironmentFailed(f"locking the toolchain for Python {selector}", _last_line(proc.stderr))
+        lines = lock_from_report(json.loads(report.read_text()))
+    path = directory_lock(selector, directory)
+    tag = f"cp{selector.replace('.', '')}"
+    header = (f"# Build frontend toolchain for CPython {selector} ({tag}); written by `nox -s lock` "
+              "without that interpreter (resolved for its tags).\n")
+    atomic_write(path, (header + "\n".join(lines) + "\n").encode())
+    return path
+
+
+def locked_selectors(directory: Path = ENVIRONMENTS_DIR) -> tuple[str, ...]:
+    """The interpreters (3.12, 3.14t) that have a toolchain lock, oldest first."""
+    from .interpreters import known
+
+    return tuple(s for s in known() if directory_lock(s, directory).is_file())
 
 
 def _last_line(text: str) -> str:
@@ -153,7 +188,7 @@ def env_path(envs_dir: Path, interpreter: Interpreter, fp: str) -> Path:
 
 
 def describe(interpreter: Interpreter, toolchain: tuple[str, ...], requirements: tuple[str, ...], envs_dir: Path) -> Environment:
-    fp = fingerprint(f"cpython {interpreter.version}", toolchain, requirements)
+    fp = fingerprint(identity(interpreter), toolchain, requirements)
     return Environment(
         fingerprint=fp,
         base=base_fingerprint(interpreter, toolchain),
@@ -190,7 +225,7 @@ def fill_wheelhouse(dest: Path, source: PipSource, minors: Iterable[str], extra:
         jobs = [["-r", str(lock)]] + ([["-r", str(extra)]] if extra else [])
         for requirement_args in jobs:
             cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
-                   "--python-version", minor, "--dest", str(dest), *source.args(), *requirement_args]
+                   "--python-version", minor.removesuffix("t"), "--dest", str(dest), *source.args(), *requirement_args]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise EnvironmentFailed(f"filling the wheelhouse for Python {minor}", _last_line(proc.stderr))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from .. import __version__
-from ..records import Artifact, Isolation, Result, Status, utcnow
+from ..records import Artifact, Isolation, Release, Result, Status, utcnow
 from .build import CONTROLS
 from .options import CheckOptions
 from .resolve import PYPI_SIMPLE
@@ -39,6 +39,7 @@ class Draft:
     index_url: str = ""
     isolation: Isolation | None = None
     controls: Mapping[str, str] = field(default_factory=dict)
+    requires_python: str | None = None
 
     def finish(self, status: Status, **fields: Any) -> Result:
         """The Result, stamped finished now; ``fields`` are the measurements (builds, environment, ...)."""
@@ -46,7 +47,7 @@ class Draft:
             name=self.name, version=self.version, python=self.python, interpreter=self.interpreter,
             status=status, started=self.started, finished=utcnow(), reproduce=self.reproduce, sdist=self.sdist,
             index_url=self.index_url, isolation=self.isolation, controls=dict(self.controls), tracker=__version__,
-            **fields,
+            requires_python=self.requires_python, **fields,
         )
 
     def controlled(self) -> Draft:
@@ -54,12 +55,27 @@ class Draft:
         return replace(self, controls=dict(CONTROLS))
 
 
+def _selector(python: str, interpreter: str) -> str:
+    """What ``--python`` takes for an interpreter: 3.12 for cp312, 3.14t for the free-threaded cp314t."""
+    return ".".join(python.split(".")[:2]) + ("t" if interpreter.endswith("t") else "")
+
+
 def error_result(name: str, version: str, python: str, interpreter: str, message: str, options: CheckOptions,
                  started: str | None = None) -> Result:
     """An ``error`` record for a (release, interpreter) the tracker or the network failed on."""
     spec = f"{name}=={version}" if version else name
-    minor = ".".join(python.split(".")[:2])
     draft = Draft(name=name, version=version, python=python, interpreter=interpreter,
-                  reproduce=reproduce_command(spec, minor, options), started=started or utcnow(),
+                  reproduce=reproduce_command(spec, _selector(python, interpreter), options), started=started or utcnow(),
                   index_url=options.index_url)
     return draft.finish("error", message=message)
+
+
+def not_applicable_result(release: Release, python: str, interpreter: str, reason: str,
+                          options: CheckOptions) -> Result:
+    """The record of a release whose Requires-Python excludes the interpreter: nothing is built, ever."""
+    draft = Draft(name=release.name, version=release.version, python=python, interpreter=interpreter,
+                  reproduce=reproduce_command(f"{release.name}=={release.version}", _selector(python, interpreter),
+                                              options),
+                  sdist=release.sdist, index_url=release.index_url or options.index_url,
+                  requires_python=release.requires_python or None)
+    return draft.finish("not-applicable", message=reason)

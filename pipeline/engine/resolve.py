@@ -9,9 +9,10 @@ still resolve.
 from __future__ import annotations
 
 import html.parser
+import dataclasses
 import json
 import urllib.parse
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -25,6 +26,7 @@ from packaging.version import InvalidVersion, Version
 from ..errors import IndexRefused, NetworkError, ProjectNotFound, UsageError, VersionNotFound
 from .fetch import filename_problem, is_sha256
 from .net import Client
+from .requires import admits, clean
 from ..records import Artifact, Release
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
@@ -77,7 +79,8 @@ def parse_html(body: str, page_url: str) -> list[dict[str, Any]]:
         url, sha256 = _hash_from_fragment(href)
         yanked = link.get("data-yanked")
         files.append({"filename": _last_segment(url), "url": url, "hashes": {"sha256": sha256} if sha256 else {},
-                      "yanked": yanked is not None and yanked is not False})
+                      "yanked": yanked is not None and yanked is not False,
+                      "requires-python": link.get("data-requires-python")})
     return files
 
 
@@ -165,6 +168,20 @@ def _version_of(filename: str) -> tuple[Version, str] | None:
     return None
 
 
+def _with_requires_python(artifact: Artifact, entry: Mapping[str, Any]) -> Artifact:
+    """The file's Requires-Python from its index entry (PEP 691 ``requires-python``, PEP 503's attribute)."""
+    spec = clean(entry.get("requires-python"))
+    return dataclasses.replace(artifact, requires_python=spec) if spec else artifact
+
+
+def _declared(sdist: Artifact | None, wheels: Sequence[Artifact]) -> str | None:
+    """A release's Requires-Python as the index gives it: its sdist's, else its wheels' (None: not given)."""
+    for artifact in (sdist, *wheels):
+        if artifact is not None and artifact.requires_python:
+            return artifact.requires_python
+    return None
+
+
 def releases_from_files(name: str, files: Iterable[Artifact], index_url: str) -> dict[Version, Release]:
     by_version: dict[Version, tuple[list[Artifact], list[Artifact]]] = {}
     for artifact in files:
@@ -178,12 +195,27 @@ def releases_from_files(name: str, files: Iterable[Artifact], index_url: str) ->
     for version, (sdists, wheels) in by_version.items():
         # .tar.gz is the standard sdist format (PEP 625); a .zip only when nothing else is there
         sdists.sort(key=lambda a: (a.refused is not None, a.yanked, not a.filename.endswith(".tar.gz"), a.filename))
-        releases[version] = Release(name, str(version), sdists[0] if sdists else None, tuple(wheels), index_url)
+        sdist = sdists[0] if sdists else None
+        releases[version] = Release(name, str(version), sdist, tuple(wheels), index_url, _declared(sdist, wheels))
     return releases
 
 
-def choose(releases: dict[Version, Release], name: str, version: str | None) -> Release:
-    """The pinned version, or the newest non-yanked, non-pre-release one with an sdist."""
+#: fills in a release's Requires-Python when the index did not give it (reads the sdist's PKG-INFO)
+Fill = Callable[[Release], Release]
+
+
+def choose(releases: dict[Version, Release], name: str, version: str | None, python: str | None = None,
+           fill: Fill | None = None) -> Release:
+    """The release pip would pick: the pinned version, or the newest final, non-yanked one with an sdist
+    whose Requires-Python admits ``python`` (X.Y.Z; any interpreter when None).
+
+    A release whose Requires-Python the index does not give is asked of ``fill`` (without one it
+    counts as admitting every interpreter, as pip treats it).  When no release admits ``python``,
+    the newest one is returned: the check then records it as not applicable, never builds it.
+    """
+    def known(release: Release) -> Release:
+        return fill(release) if fill is not None and python is not None and release.requires_python is None else release
+
     if version is not None:
         try:
             wanted = Version(version)
@@ -191,17 +223,24 @@ def choose(releases: dict[Version, Release], name: str, version: str | None) -> 
             raise UsageError(f"{version!r} is not a valid version") from None
         if wanted not in releases:
             raise VersionNotFound(name, version, tuple(str(v) for v in sorted(releases)))
-        return releases[wanted]
+        return known(releases[wanted])
     ordered = sorted(releases, reverse=True)
     finals = [v for v in ordered if not v.is_prerelease] or ordered
+    newest: Release | None = None
     for candidate in finals:
         release = releases[candidate]
         if release.sdist and not release.sdist.yanked:
-            return release
-    for candidate in finals:  # nothing has an sdist: the newest release, which gets no-sdist
-        release = releases[candidate]
-        if not all(w.yanked for w in release.wheels):
-            return Release(name, release.version, None, release.wheels, release.index_url)
+            release = known(release)
+            if python is None or admits(release.requires_python, python):
+                return release
+            newest = newest or release
+    if newest is not None:  # no release admits this interpreter
+        return newest
+    # nothing has an sdist: the newest release (that admits ``python``, if any), which gets no-sdist
+    wheel_only = [releases[v] for v in finals if not all(w.yanked for w in releases[v].wheels)]
+    admitted = [r for r in wheel_only if python is None or admits(r.requires_python, python)]
+    for release in admitted[:1] or wheel_only[:1]:
+        return Release(name, release.version, None, release.wheels, release.index_url, release.requires_python)
     raise VersionNotFound(name, "(any)", ())
 
 
@@ -218,7 +257,7 @@ def fetch_files(client: Client, index_url: str, name: str) -> tuple[list[Artifac
         entries = _json_files(text, page_url)
     else:
         entries = parse_html(text, response.url)
-    return [_artifact(entry, response.url) for entry in entries], response.url
+    return [_with_requires_python(_artifact(entry, response.url), entry) for entry in entries], response.url
 
 
 def _json_files(text: str, page_url: str) -> list[Any]:
@@ -244,8 +283,8 @@ def _json_files(text: str, page_url: str) -> list[Any]:
     return files
 
 
-def resolve_release(client: Client, index_url: str, requirement: str) -> Release:
-    name, version = parse_requirement(requirement)
+def project_releases(client: Client, index_url: str, name: str) -> dict[Version, Release]:
+    """Every release the index lists for ``name`` (one request); ProjectNotFound when there is none."""
     files, _ = fetch_files(client, index_url, name)
     releases = releases_from_files(name, files, index_url)
     if not releases:
@@ -253,4 +292,26 @@ def resolve_release(client: Client, index_url: str, requirement: str) -> Release
         if refused:  # the page is there, but not one entry can be used: say why, not "no project"
             raise IndexRefused(f"every file of {name} on {index_url}", f"{refused[0].filename}: {refused[0].refused}")
         raise ProjectNotFound(name, index_url)
-    return choose(releases, name, version)
+    return releases
+
+
+def resolve_release(client: Client, index_url: str, requirement: str, python: str | None = None,
+                    fill: Fill | None = None) -> Release:
+    """``name[==version]`` on the index: the release pip would pick on ``python`` (see :func:`choose`)."""
+    name, version = parse_requirement(requirement)
+    return choose(project_releases(client, index_url, name), name, version, python, fill)
+
+
+def resolve_per_python(client: Client, index_url: str, requirement: str, pythons: Sequence[str],
+                       fill: Fill | None = None) -> dict[str, Release]:
+    """The release pip would pick on each interpreter (X.Y.Z), from one read of the project's page."""
+    name, version = parse_requirement(requirement)
+    releases = project_releases(client, index_url, name)
+    filled: dict[str, Release] = {}
+
+    def once(release: Release) -> Release:  # each sdist's PKG-INFO is read at most once
+        if release.version not in filled:
+            filled[release.version] = fill(release) if fill else release
+        return filled[release.version]
+
+    return {python: choose(releases, name, version, python, once if fill else None) for python in pythons}

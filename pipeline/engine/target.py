@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import tarfile
@@ -9,6 +10,7 @@ import urllib.parse
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 
@@ -16,7 +18,8 @@ from ..errors import PipelineError, UsageError
 from ..records import Artifact, Release
 from .fetch import add_local, fetch_artifact, sha256_of
 from .net import Client
-from .resolve import resolve_release
+from .requires import read_requires_python
+from .resolve import Fill, resolve_per_python, resolve_release
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class Target:
     problem: str = ""  # why the sdist cannot be used (digest mismatch, download failed)
     #: digests the sdist must match one of ("sha256:HEX"; a requirements file's --hash values); () = any
     hashes: tuple[str, ...] = ()
+    #: the release's Requires-Python (index, else PKG-INFO); None when it declares none or is unknown
+    requires_python: str | None = None
 
     @property
     def from_index(self) -> bool:
@@ -56,21 +61,57 @@ def find_target(argument: str, client: Client, index_url: str, store: Path, hash
     return release_target(resolve_release(client, index_url, argument), client, store, hashes)
 
 
+def find_targets(argument: str, client: Client, index_url: str, store: Path, pythons: Sequence[str],
+                 hashes: tuple[str, ...] = ()) -> dict[str, Target]:
+    """The target for each interpreter (X.Y.Z): a local sdist or an sdist's URL is the same everywhere;
+    ``name`` resolves to the newest release each interpreter admits, ``name==version`` to that release.
+    Each distinct release is fetched once."""
+    if is_url(argument) or is_local(argument):
+        target = find_target(argument, client, index_url, store, hashes)
+        return {python: target for python in pythons}
+    chosen = resolve_per_python(client, index_url, argument, pythons, pkg_info_fill(client, store))
+    targets: dict[str, Target] = {}
+    for release in chosen.values():
+        if release.version not in targets:
+            targets[release.version] = release_target(release, client, store, hashes)
+    return {python: targets[release.version] for python, release in chosen.items()}
+
+
+def pkg_info_fill(client: Client, store: Path) -> Fill:
+    """Requires-Python from the sdist's PKG-INFO, for a release whose index entry does not give it."""
+
+    def fill(release: Release) -> Release:
+        if release.requires_python is not None or release.sdist is None or release.sdist.refused:
+            return release
+        try:
+            path = fetch_artifact(client, release.sdist, store)
+        except PipelineError:  # the check will meet the same failure and record it as an error
+            return release
+        found = read_requires_python(path)
+        return release if found is None else dataclasses.replace(release, requires_python=found)
+
+    return fill
+
+
 def release_target(release: Release, client: Client, store: Path, hashes: tuple[str, ...] = ()) -> Target:
     """A resolved release's sdist, fetched and verified (a file that fails is the target's problem)."""
     argument = f"{release.name}=={release.version}"
+    spec = release.requires_python or None
     if release.sdist is None:
-        return Target(release.name, release.version, None, None, argument, release, hashes=hashes)
+        return Target(release.name, release.version, None, None, argument, release, hashes=hashes,
+                      requires_python=spec)
     try:
         path = fetch_artifact(client, release.sdist, store)
     except PipelineError as exc:  # known release, unusable file: an `error` result, never a verdict
         return Target(release.name, release.version, release.sdist, None, argument, release, problem=str(exc),
-                      hashes=hashes)
+                      hashes=hashes, requires_python=spec)
     problem = "" if not hashes or allowed(path, hashes) else (
         f"{release.sdist.filename} (sha256 {release.sdist.sha256 or '?'}) matches none of the "
         f"{len(hashes)} --hash values given for it; refused")
+    if release.requires_python is None:  # the index did not say: the sdist's PKG-INFO does
+        spec = read_requires_python(path) or None
     return Target(release.name, release.version, release.sdist, None if problem else path, argument, release,
-                  problem=problem, hashes=hashes)
+                  problem=problem, hashes=hashes, requires_python=spec)
 
 
 def allowed(path: Path, hashes: tuple[str, ...]) -> bool:
@@ -115,7 +156,8 @@ def url_target(url: str, client: Client, store: Path) -> Target:
     artifact = Artifact(filename=filename, url=base, sha256=expected.lower() if algorithm == "sha256" else None)
     path = fetch_artifact(client, artifact, store)
     _check_archive(path, url)
-    return Target(name, version, Artifact(filename, base, sha256_of(path), path.stat().st_size), path, url)
+    return Target(name, version, Artifact(filename, base, sha256_of(path), path.stat().st_size), path, url,
+                  requires_python=read_requires_python(path) or None)
 
 
 def local_target(path: Path, argument: str, store: Path) -> Target:
@@ -125,7 +167,7 @@ def local_target(path: Path, argument: str, store: Path) -> Target:
     _check_archive(path, argument)
     stored, digest = add_local(path, store)
     artifact = Artifact(filename=path.name, url=path.resolve().as_uri(), sha256=digest, size=stored.stat().st_size)
-    return Target(name, version, artifact, stored, argument)
+    return Target(name, version, artifact, stored, argument, requires_python=read_requires_python(stored) or None)
 
 
 _PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
+from ..engine.requires import exclusion
 from ..errors import UsageError
 from .lists import ListEntry
 from ..records import STATUSES, Release
@@ -64,9 +65,19 @@ class Skip:
 
 
 @dataclass(frozen=True)
+class Inapplicable:
+    """A (release, interpreter) the release's Requires-Python excludes: recorded once, never built."""
+
+    release: Release
+    slot: Slot
+    reason: str
+
+
+@dataclass(frozen=True)
 class Plan:
     tasks: tuple[Task, ...]
     skipped: tuple[Skip, ...]
+    not_applicable: tuple[Inapplicable, ...] = ()
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -149,18 +160,42 @@ def plan_builds(
     force: bool = False,
     today: date | None = None,
 ) -> Plan:
-    """Every (release, interpreter) pair, split into tasks (longest first) and skips."""
+    """Every release on every interpreter (the same release everywhere); see :func:`plan_pairs`."""
+    return plan_pairs(((release, slot) for release in releases for slot in slots), snapshot, force, today)
+
+
+def pair_up(resolutions: Iterable[Mapping[str, Release]], slots: Sequence[Slot]) -> list[tuple[Release, Slot]]:
+    """Each project's release for each interpreter: the one resolved for that interpreter's version
+    (a project can resolve to an older release on an older Python)."""
+    return [(releases[slot.python], slot) for releases in resolutions for slot in slots if slot.python in releases]
+
+
+def plan_pairs(
+    pairs: Iterable[tuple[Release, Slot]],
+    snapshot: Snapshot,
+    force: bool = False,
+    today: date | None = None,
+) -> Plan:
+    """Every (release, interpreter) pair, split into tasks (longest first), skips, and the pairs whose
+    Requires-Python excludes the interpreter (a record says so once; they are never built, even forced)."""
     today = today or date.today()
     tasks: list[Task] = []
     skipped: list[Skip] = []
-    for release in releases:
-        for slot in slots:
-            build, reason = decide(release, slot, snapshot, force, today)
-            if build:
-                tasks.append(Task(release, slot, reason, estimate(snapshot, release.name, slot.interpreter)))
+    inapplicable: list[Inapplicable] = []
+    for release, slot in pairs:
+        excluded = exclusion(release.requires_python, slot.python)
+        if excluded:
+            if (release.name, release.version, slot.interpreter, slot.base) in snapshot.not_applicable:
+                skipped.append(Skip(release.name, release.version, slot.interpreter, f"not applicable: {excluded}"))
             else:
-                skipped.append(Skip(release.name, release.version, slot.interpreter, reason))
-    return Plan(tuple(longest_first(tasks)), tuple(skipped))
+                inapplicable.append(Inapplicable(release, slot, excluded))
+            continue
+        build, reason = decide(release, slot, snapshot, force, today)
+        if build:
+            tasks.append(Task(release, slot, reason, estimate(snapshot, release.name, slot.interpreter)))
+        else:
+            skipped.append(Skip(release.name, release.version, slot.interpreter, reason))
+    return Plan(tuple(longest_first(tasks)), tuple(skipped), tuple(inapplicable))
 
 
 def longest_first(tasks: Iterable[Task]) -> list[Task]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -18,10 +19,11 @@ from typing import Callable, Sequence
 
 from ..engine.net import Retry
 from ..engine.options import CheckOptions
+from ..engine.outcome import not_applicable_result
 from ..errors import UsageError
 from ..records import Result, utcnow
 from .lists import LISTS_DIR, ListEntry, load_lists
-from .plan import Changes, Plan, Skip, Slot, Task, changes, count_statuses, plan_builds, select_shard
+from .plan import Changes, Plan, Skip, Slot, Task, changes, count_statuses, pair_up, plan_pairs, select_shard
 from .schedule import Check, Reporter, Resolve, Scheduler, error_result, resolve_all
 from .store import RunLock, Store
 
@@ -32,14 +34,24 @@ Render = Callable[[list[Result], Path], None]
 class Engine:
     """What the nightly needs from the double-build engine.
 
-    ``find_slots(pythons)`` lists the interpreters to build with (all found when empty);
-    ``resolve(name, version_or_None, index_url)`` gives a Release or raises PipelineError;
+    ``find_slots(pythons)`` lists the interpreters to build with (the default set found when empty),
+    or a :class:`SlotSearch` that also says which were not found;
+    ``resolve(name, version_or_None, index_url, pythons)`` gives the Release pip picks on each
+    interpreter version (X.Y.Z), or raises PipelineError;
     ``check(release, slot)`` builds twice and returns the Result.
     """
 
-    find_slots: Callable[[Sequence[str]], list[Slot]]
+    find_slots: Callable[[Sequence[str]], "Sequence[Slot] | SlotSearch"]
     resolve: Resolve
     check: Check
+
+
+@dataclass(frozen=True)
+class SlotSearch:
+    """The interpreters found, and a line naming the ones that were not (with how to install them)."""
+
+    slots: tuple[Slot, ...]
+    missing: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,10 +94,12 @@ class Summary:
     total: float
     export: Path | None = None
     rendered: bool = False
+    not_applicable: tuple[Result, ...] = ()
+    missing: str = ""
 
     @property
     def counts(self) -> dict[str, int]:
-        return count_statuses(r.status for r in self.failed_resolution + self.built)
+        return count_statuses(r.status for r in self.failed_resolution + self.built + self.not_applicable)
 
     @property
     def waiting(self) -> tuple[Skip, ...]:
@@ -99,6 +113,12 @@ class Summary:
             f" {len(self.unknown) + len(self.unresolved)} not resolved",
             f"results: {counts}",
         ]
+        if self.missing:
+            out.append(self.missing)
+        if self.not_applicable:
+            per = Counter(r.interpreter for r in self.not_applicable)
+            out.append("not applicable (Requires-Python excludes the interpreter; nothing built): "
+                       + ", ".join(f"{n} on {tag}" for tag, n in sorted(per.items())))
         for label, items in (("unknown in the index", self.unknown), ("could not resolve", self.unresolved)):
             out += [f"{label}: {item}" for item in items]
         out += [f"waiting: {s.name} {s.version} {s.interpreter}: {s.reason}" for s in self.waiting]
@@ -136,18 +156,22 @@ def run_nightly(
         chosen = list(entries) if entries is not None else load_lists(options.lists or None, options.lists_dir)
         if options.shard:
             chosen = select_shard(chosen, *options.shard)
-        slots = engine.find_slots(options.pythons)
+        search = engine.find_slots(options.pythons)
+        if not isinstance(search, SlotSearch):
+            search = SlotSearch(tuple(search))
+        slots = list(search.slots)
         if not slots:
             wanted = ", ".join(options.pythons) or "any"
-            raise UsageError(f"no Python interpreter found (asked for: {wanted})")
+            raise UsageError(f"no Python interpreter found (asked for: {wanted}). {search.missing}".strip())
         snapshot = store.snapshot()
         before = store.latest_statuses()
         first_new = store.last_id() + 1
         phases.mark("setup")
 
-        resolved = resolve_all(chosen, engine.resolve, options.index_url, options.resolve_jobs, options.retry)
+        pythons = tuple(dict.fromkeys(slot.python for slot in slots))
+        resolved = resolve_all(chosen, engine.resolve, options.index_url, options.resolve_jobs, options.retry, pythons)
         recorded: list[Result] = []
-        for failure in (r for r in resolved if r.release is None):
+        for failure in (r for r in resolved if r.releases is None):
             for slot in slots:
                 result = error_result(
                     failure.entry.name, failure.entry.version or "", slot, failure.message, options.check, utcnow()
@@ -156,8 +180,14 @@ def run_nightly(
                 recorded.append(result)
         phases.mark("resolve")
 
-        releases = [r.release for r in resolved if r.release is not None]
-        plan: Plan = plan_builds(releases, slots, snapshot, options.force, options.today or utc_today())
+        pairs = pair_up((r.releases for r in resolved if r.releases is not None), slots)
+        plan: Plan = plan_pairs(pairs, snapshot, options.force, options.today or utc_today())
+        inapplicable: list[Result] = []
+        for item in plan.not_applicable:  # recorded once, so the site can say why the cell is empty
+            result = not_applicable_result(item.release, item.slot.python, item.slot.interpreter, item.reason,
+                                           options.check)
+            store.add(result, base=item.slot.base)
+            inapplicable.append(result)
         phases.mark("plan")
 
         def record(task: Task, result: Result) -> None:
@@ -192,12 +222,14 @@ def run_nightly(
         failed_resolution=tuple(recorded),
         skipped=plan.skipped,
         unknown=tuple(r.message for r in resolved if r.unknown),
-        unresolved=tuple(r.message for r in resolved if r.release is None and not r.unknown),
+        unresolved=tuple(r.message for r in resolved if r.releases is None and not r.unknown),
         changes=changes(before, after),
         phases=phases.times,
         total=time.monotonic() - begun,
         export=export,
         rendered=rendered,
+        not_applicable=tuple(inapplicable),
+        missing=search.missing,
     )
 
 

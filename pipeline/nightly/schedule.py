@@ -11,7 +11,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from ..engine.net import Retry
 from ..engine.options import CheckOptions
@@ -21,7 +21,8 @@ from ..records import Release, Result, utcnow
 from .lists import ListEntry
 from .plan import Slot, Task, eta
 
-Resolve = Callable[[str, "str | None", str], Release]
+#: (name, version or None, index URL, interpreter versions X.Y.Z) -> the release pip picks on each
+Resolve = Callable[[str, "str | None", str, "tuple[str, ...]"], Mapping[str, Release]]
 Check = Callable[[Release, Slot], Result]
 
 
@@ -34,22 +35,24 @@ def describe(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class Resolved:
-    """The outcome of resolving one list entry; ``release`` is None when it failed."""
+    """The outcome of resolving one list entry: the release pip picks on each interpreter version
+    (X.Y.Z), which differ when a newer release dropped an older Python; None when it failed."""
 
     entry: ListEntry
-    release: Release | None
+    releases: Mapping[str, Release] | None
     message: str = ""
     attempts: int = 1
     unknown: bool = False
 
 
-def resolve_one(entry: ListEntry, resolve: Resolve, index_url: str, retry: Retry) -> Resolved:
+def resolve_one(entry: ListEntry, resolve: Resolve, index_url: str, retry: Retry,
+                pythons: tuple[str, ...] = ()) -> Resolved:
     """Resolve with retries: network trouble and tracker bugs back off and retry; an unknown
     project or version is an answer, not a failure, so it is not retried."""
     message = ""
     for attempt in range(1, retry.attempts + 1):
         try:
-            return Resolved(entry, resolve(entry.name, entry.version, index_url), attempts=attempt)
+            return Resolved(entry, dict(resolve(entry.name, entry.version, index_url, pythons)), attempts=attempt)
         except (ProjectNotFound, VersionNotFound) as exc:
             return Resolved(entry, None, f"{entry.source}: {exc}", attempt, unknown=True)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an error value
@@ -64,12 +67,14 @@ def resolve_all(
     index_url: str,
     jobs: int = 8,
     retry: Retry = Retry(attempts=3),
+    pythons: tuple[str, ...] = (),
 ) -> list[Resolved]:
-    """Resolve every entry on a bounded pool (politeness towards the index); input order kept."""
+    """Resolve every entry on a bounded pool (politeness towards the index), once for all the
+    interpreter versions ``pythons``; input order kept."""
     if not entries:
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(entries))), thread_name_prefix="resolve") as pool:
-        return list(pool.map(lambda e: resolve_one(e, resolve, index_url, retry), entries))
+        return list(pool.map(lambda e: resolve_one(e, resolve, index_url, retry, pythons), entries))
 
 
 def error_result(name: str, version: str, slot: Slot, message: str, options: CheckOptions, started: str) -> Result:

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import PipelineError, StoreBusy
 from ..engine.net import atomic_write
-from ..records import VERDICTS, Result, sortable_utc
+from ..records import NOT_APPLICABLE, VERDICTS, Result, sortable_utc
 
 STORE_NAME = "results.sqlite"
 LOCK_NAME = ".lock"
@@ -102,7 +102,9 @@ class Snapshot:
     ``releases`` / ``projects`` / ``names`` what was ever attempted, errors included;
     ``streaks`` maps (name, version, interpreter, base) to the trailing failure streak;
     ``durations`` maps (name, interpreter) to the latest known seconds;
-    ``last_tried`` maps (name, version, interpreter, base) to the day (YYYY-MM-DD) of its latest attempt.
+    ``last_tried`` maps (name, version, interpreter, base) to the day (YYYY-MM-DD) of its latest attempt;
+    ``not_applicable`` holds the (name, version, interpreter, base) already recorded as excluded by
+    the release's Requires-Python (never a verdict, never an attempt to retry).
     """
 
     verdicts: Mapping[tuple[str, str, str, str], str]
@@ -113,6 +115,7 @@ class Snapshot:
     streaks: Mapping[tuple[str, str, str, str], Streak]
     durations: Mapping[tuple[str, str], float]
     last_tried: Mapping[tuple[str, str, str, str], str] = field(default_factory=dict)
+    not_applicable: frozenset[tuple[str, str, str, str]] = frozenset()
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -232,12 +235,16 @@ class Store:
         durations: dict[tuple[str, str], float] = {}
         trail: dict[tuple[str, str, str, str], list[tuple[str, str]]] = {}
         last_tried: dict[tuple[str, str, str, str], str] = {}
+        not_applicable: set[tuple[str, str, str, str]] = set()
         for name, version, interpreter, base, status, finished, seconds in self._rows(
             "SELECT name, version, interpreter, base, status, finished, seconds FROM results"
             " ORDER BY finished, id"
         ):
-            releases.add((name, version, interpreter))
             key = (name, version, interpreter, base)
+            if status == NOT_APPLICABLE:
+                not_applicable.add(key)
+                continue
+            releases.add((name, version, interpreter))
             last_tried[key] = finished[:10]
             if status == "error":
                 continue
@@ -259,6 +266,7 @@ class Store:
             streaks=streaks,
             durations=durations,
             last_tried=last_tried,
+            not_applicable=frozenset(not_applicable),
         )
 
     # -- shards ----------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Nothing here touches the disk or the clock.  The rules that matter for trust live here:
 the latest *verdict* per (project, interpreter) is what a cell shows, and an ``error`` (the
-tracker's own failure) never replaces a verdict; it is shown separately as "retrying".
+tracker's own failure) never replaces a verdict; it is shown separately as "retrying".  A newer
+``not-applicable`` (the release's Requires-Python excludes that Python) empties the cell of any
+verdict: it is grey, counted apart, never a verdict.
 """
 
 from __future__ import annotations
@@ -16,25 +18,35 @@ from typing import Iterable, Mapping, Sequence
 
 from packaging.version import InvalidVersion, Version
 
+from ..agreement import agreement
 from ..errors import InvalidRecords
-from ..records import STATUSES, VERDICTS, Artifact, Environment, Result, sortable_utc
+from ..records import NOT_APPLICABLE, STATUSES, VERDICTS, Agreement, Artifact, Environment, Result, sortable_utc
 
 #: what a cell with no verdict yet shows; not a record status
 UNCHECKED = "unchecked"
 #: display order of statuses in counts and legends (verdicts first, then the non-verdicts)
-STATUS_ORDER: tuple[str, ...] = (*VERDICTS, UNCHECKED)
+STATUS_ORDER: tuple[str, ...] = (*VERDICTS, NOT_APPLICABLE, UNCHECKED)
 
 
 @dataclass(frozen=True)
 class Cell:
-    """What one (project, interpreter) shows: the latest verdict, and a newer failed attempt."""
+    """What one (project, interpreter) shows: the latest verdict, or a newer not-applicable record
+    (never both), and a newer failed attempt."""
 
     verdict: Result | None
     pending: Result | None = None
+    not_applicable: Result | None = None
 
     @property
     def status(self) -> str:
+        if self.not_applicable is not None:
+            return NOT_APPLICABLE
         return self.verdict.status if self.verdict else UNCHECKED
+
+    @property
+    def shown(self) -> Result | None:
+        """The record the cell links to."""
+        return self.not_applicable or self.verdict or self.pending
 
 
 @dataclass(frozen=True)
@@ -72,7 +84,8 @@ class TrendPoint:
 
 @dataclass(frozen=True)
 class Attempts:
-    """One (version, interpreter) on a project page: the verdict, a pending retry, older attempts."""
+    """One (version, interpreter) on a project page: the verdict (or the not-applicable record), a
+    pending retry, older attempts."""
 
     version: str
     interpreter: str
@@ -88,7 +101,7 @@ class Project:
     history: tuple[Result, ...]  # every attempt, oldest first
     cells: Mapping[str, Cell]
     changes: tuple[Change, ...]  # every verdict change, oldest first
-    latest_version: str  # of the newest verdict (of the newest attempt when there is none)
+    latest_version: str  # the newest version any cell shows (a cell showing another says which)
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,7 @@ class StatusCounts:
     by_status: Mapping[str, int]
 
     def share(self, status: str) -> float:
+        """Percent of the cells that apply (``total``); not-applicable cells are counted apart."""
         return 100.0 * self.by_status.get(status, 0) / self.total if self.total else 0.0
 
 
@@ -155,12 +169,16 @@ def result_order(result: Result) -> tuple:
 
 
 def latest_cell(attempts: Sequence[Result]) -> Cell:
-    """``attempts`` oldest first: the newest verdict, plus the newest error if it came after it."""
-    verdict = next((r for r in reversed(attempts) if r.is_verdict), None)
-    pending = None
-    if attempts and not attempts[-1].is_verdict:
-        pending = attempts[-1]
-    return Cell(verdict, pending)
+    """``attempts`` oldest first: the newest verdict or not-applicable record, plus the newest error if
+    it came after it."""
+    verdict = not_applicable = None
+    for result in attempts:
+        if result.is_verdict:
+            verdict, not_applicable = result, None
+        elif result.status == NOT_APPLICABLE:
+            verdict, not_applicable = None, result
+    pending = attempts[-1] if attempts and attempts[-1].status == "error" else None
+    return Cell(verdict, pending, not_applicable)
 
 
 def verdict_changes(name: str, interpreter: str, attempts: Sequence[Result]) -> list[Change]:
@@ -199,8 +217,8 @@ def build_projects(results: Iterable[Result]) -> tuple[tuple[Project, ...], tupl
         if page in slugs:  # two hostile names cleaning to the same text: keep both pages apart
             page = f"{page}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
         slugs.add(page)
-        verdicts = [r for r in history if r.is_verdict]
-        latest = (verdicts or history)[-1].version
+        shown = [cell.shown.version for cell in cells.values() if cell.shown is not None]
+        latest = max(shown, key=version_key) if shown else history[-1].version
         projects.append(Project(name, page, tuple(history), cells, tuple(c for c in changes if c.before), latest))
     return tuple(projects), order_interpreters(tags)
 
@@ -216,9 +234,10 @@ def project_slots(project: Project, interpreters: Sequence[str]) -> list[Attempt
     for version, tag in keys:
         attempts = by_slot[(version, tag)]
         cell = latest_cell(attempts)
-        shown = {id(cell.verdict), id(cell.pending)}
+        current = cell.not_applicable or cell.verdict
+        shown = {id(current), id(cell.pending)}
         earlier = tuple(r for r in reversed(attempts) if id(r) not in shown)
-        slots.append(Attempts(version, tag, cell.verdict, cell.pending, earlier))
+        slots.append(Attempts(version, tag, current, cell.pending, earlier))
     return slots
 
 
@@ -268,8 +287,10 @@ def page_environments(slots: Sequence[Attempts]) -> list[Environment]:
 
 
 def count_cells(cells: Iterable[Cell]) -> StatusCounts:
+    """Cells per status; ``total`` leaves out the not-applicable ones, which are no verdict to share."""
     counter = Counter(cell.status for cell in cells)
-    return StatusCounts(sum(counter.values()), {s: counter.get(s, 0) for s in STATUS_ORDER})
+    applicable = sum(n for status, n in counter.items() if status != NOT_APPLICABLE)
+    return StatusCounts(applicable, {s: counter.get(s, 0) for s in STATUS_ORDER})
 
 
 def summarize(projects: Sequence[Project], interpreters: Sequence[str]) -> tuple[StatusCounts, dict[str, StatusCounts]]:
@@ -286,17 +307,19 @@ def pending_cells(projects: Sequence[Project]) -> int:
 def trend(projects: Sequence[Project], limit: int = 400) -> list[TrendPoint]:
     """Reproducible share of the latest verdicts as of the end of each day that saw a verdict."""
     events = sorted(
-        ((sortable_utc(r.finished)[:10], p.name, r.interpreter, r.status) for p in projects for r in p.history if r.is_verdict),
+        (sortable_utc(r.finished)[:10], p.name, r.interpreter, r.status)
+        for p in projects for r in p.history if r.is_verdict or r.status == NOT_APPLICABLE
     )
     state: dict[tuple[str, str], str] = {}
     tally: Counter[str] = Counter()
     points: list[TrendPoint] = []
     for index, (day, name, tag, status) in enumerate(events):
-        old = state.get((name, tag))
+        old = state.pop((name, tag), None)
         if old is not None:
             tally[old] -= 1
-        state[(name, tag)] = status
-        tally[status] += 1
+        if status != NOT_APPLICABLE:  # the cell no longer applies: it leaves the tally
+            state[(name, tag)] = status
+            tally[status] += 1
         if index + 1 == len(events) or events[index + 1][0] != day:
             built = tally["reproducible"] + tally["unreproducible"]
             points.append(TrendPoint(day, tally["reproducible"], built, len(state)))
@@ -376,3 +399,22 @@ def _by_count(counter: Counter[str]) -> dict[str, int]:
 
 def is_unsandboxed(result: Result) -> bool:
     return result.isolation is not None and result.isolation.sandbox == "none"
+
+
+# -- agreement across interpreters -----------------------------------------------------------
+
+
+def release_agreements(project: Project, interpreters: Sequence[str], only: str | None = None
+                       ) -> dict[str, Agreement | None]:
+    """Per version (or just ``only``): did every interpreter build the same pure wheel, over each
+    interpreter's latest verdict on that version?  Every record of the version carries the answer
+    in the API; the matrix shows it for the row's newest version."""
+    latest: dict[tuple[str, str], Result] = {}
+    for result in project.history:  # oldest first: the last verdict per (version, interpreter) stays
+        if result.is_verdict and (only is None or result.version == only):
+            latest[(result.version, result.interpreter)] = result
+    by_version: dict[str, list[Result]] = defaultdict(list)
+    for (version, _), result in latest.items():
+        by_version[version].append(result)
+    versions = {r.version for r in project.history} if only is None else {only}
+    return {v: agreement(by_version.get(v, ()), interpreters) for v in versions}

@@ -6,9 +6,9 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
-from ..records import Result, sortable_utc
+from ..records import Agreement, Result, sortable_utc
 from . import data
 from .fragments import safe_url
 
@@ -127,15 +127,28 @@ def project_extras(slots: Sequence[data.Attempts], project_slug: str, root: Path
     return extras
 
 
+def _record(result: Result, agreements: Mapping[str, Agreement | None]) -> str:
+    """A record as the API serves it: with its release's agreement across interpreters (derived here,
+    from every interpreter's result, so every record of the release carries the same answer)."""
+    record = result.to_json()
+    found = agreements.get(result.version)
+    if found is not None:
+        record["agreement"] = found.to_json()
+    return dump(record)
+
+
 def write_project_api(
-    project: data.Project, generated: str, writer: Writer
+    project: data.Project, generated: str, writer: Writer, agreements: Mapping[str, Agreement | None] | None = None
 ) -> tuple[list[str], list[str]]:
-    """``api/projects/NAME.json`` (all attempts, newest first); returns the cells' verdict and pending JSON."""
-    dumped = {id(r): dump(r.to_json()) for r in project.history}
+    """``api/projects/NAME.json`` (all attempts, newest first); returns the cells' shown and pending JSON
+    (a not-applicable record is what its cell shows, so it is among the results)."""
+    agreements = agreements or {}
+    dumped = {id(r): _record(r, agreements) for r in project.history}
     newest_first = ",".join(dumped[id(r)] for r in reversed(project.history))
     head = dump({"name": project.name, "generated": generated})[:-1]
     writer.write(f"api/projects/{project.slug}.json", f'{head},"results":[{newest_first}]}}\n')
-    verdicts = [dumped[id(c.verdict)] for c in project.cells.values() if c.verdict is not None]
+    verdicts = [dumped[id(c.not_applicable or c.verdict)] for c in project.cells.values()
+                if (c.not_applicable or c.verdict) is not None]
     pending = [dumped[id(c.pending)] for c in project.cells.values() if c.pending is not None]
     return verdicts, pending
 

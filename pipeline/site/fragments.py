@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from markupsafe import Markup
 
 from ..errors import PipelineError
-from ..records import Build, Difference, Environment, Result, sortable_utc
+from ..agreement import groups
+from ..records import NOT_APPLICABLE, Agreement, Build, Difference, Environment, Result, sortable_utc
 from .badges import Badge
 from .data import UNCHECKED, Cell, Project, Attempts, VersionGroup, is_unsandboxed, slug
 
@@ -39,6 +40,7 @@ ICONS = {
     "build-failed": "!",
     "timeout": "◔",
     "no-sdist": "∅",
+    NOT_APPLICABLE: "⊘",
     "error": "↻",
     UNCHECKED: "–",
 }
@@ -48,6 +50,7 @@ LABELS = {
     "build-failed": "build failed",
     "timeout": "timed out",
     "no-sdist": "no sdist",
+    NOT_APPLICABLE: "not applicable",
     "error": "tracker error",
     UNCHECKED: "not checked yet",
 }
@@ -61,6 +64,11 @@ def safe_url(url: str | None) -> str | None:
     if not url:
         return None
     return url if urlsplit(url).scheme in ("http", "https") else None
+
+
+def css_text(text: str) -> str:
+    """A record's string inside a CSS string (a column label): only characters that cannot end it."""
+    return "".join(c for c in str(text) if c.isascii() and (c.isalnum() or c in "._+-"))
 
 
 def when(text: str) -> str:
@@ -175,6 +183,9 @@ def _result(
     rows = []
     if r.message:
         rows.append(f"<dt>Note</dt><dd>{e(r.message)}</dd>")
+    if r.status == NOT_APPLICABLE:  # nothing was built: no wheels, environment or sandbox to show
+        rows.append(f"<dt>Requires-Python</dt><dd><code>{e(r.requires_python or '')}</code></dd>")
+        return '<dl class="kv">\n' + "\n".join(rows) + "</dl>\n" + _reproduce(r, anchor)
     if r.builds:
         logs = extras.get("logs") or []
         builds = []
@@ -227,15 +238,19 @@ def _result(
     if r.variation_differences:
         html += '<p class="muted">What changes under the variations (against the controlled wheel):</p>\n'
         html += _differences(r.variation_differences)
-    if r.reproduce:
-        rid = f"r-{anchor}"
-        html += (
-            f'<div class="repro"><span id="{rid}-label">Reproduce:</span>\n'
-            f'<pre><code id="{rid}">{e(r.reproduce)}</code></pre>'
-            f'<button type="button" class="copy" data-copy="{rid}" aria-describedby="{rid}-label" hidden>'
-            "Copy command</button></div>\n"
-        )
-    return html
+    return html + _reproduce(r, anchor)
+
+
+def _reproduce(r: Result, anchor: str) -> str:
+    if not r.reproduce:
+        return ""
+    rid = f"r-{anchor}"
+    return (
+        f'<div class="repro"><span id="{rid}-label">Reproduce:</span>\n'
+        f'<pre><code id="{rid}">{e(r.reproduce)}</code></pre>'
+        f'<button type="button" class="copy" data-copy="{rid}" aria-describedby="{rid}-label" hidden>'
+        "Copy command</button></div>\n"
+    )
 
 
 def slot_html(slot: Attempts, *, root: str, extras: Mapping[int, Mapping[str, Any]],
@@ -296,14 +311,21 @@ def environment_html(env: Environment) -> Markup:
 UPSTREAM_MARKS = {"identical": "= index", "equivalent": "≈ index", "different": "≠ index"}
 
 
-def _cell(cell: Cell | None, href: str) -> str:
-    """A matrix cell; the icon comes from the stylesheet (5,000 rows x 5 cells: bytes count here)."""
+def _cell(cell: Cell | None, href: str, newest: str = "") -> str:
+    """A matrix cell; the icon comes from the stylesheet (5,000 rows x 5 cells: bytes count here).
+    A cell showing another version than the row's newest says which."""
     if cell is None:
-        return f'<td class="st-{UNCHECKED}">not tried</td>'
+        return f'<td class="st-{UNCHECKED}"><span>not tried</span></td>'
     status = cell.status
-    shown = cell.verdict or cell.pending
+    shown = cell.shown
     retry = " retry" if cell.pending else ""
-    note = " <small>↻ retrying</small>" if cell.pending else ""
+    note = ""
+    if newest and shown.version != newest:
+        note += f" <small>{e(shown.version)}</small>"
+    if cell.not_applicable is not None and cell.not_applicable.requires_python:
+        note += f" <small>needs Python {e(cell.not_applicable.requires_python)}</small>"
+    if cell.pending:
+        note += " <small>↻ retrying</small>"
     upstream = cell.verdict.upstream if cell.verdict else None
     if upstream is not None and upstream.status in UPSTREAM_MARKS:
         note += f" <small>{UPSTREAM_MARKS[upstream.status]}</small>"
@@ -313,26 +335,54 @@ def _cell(cell: Cell | None, href: str) -> str:
     )
 
 
-def matrix_rows(rows: Sequence[tuple[Project, Badge]], interpreters: Sequence[str], prefix: str) -> Markup:
+def agreement_mark(agreement: Agreement | None) -> str:
+    """The matrix's at-a-glance answer: did every Python build the row's pure wheel to the same bytes?"""
+    if agreement is None:
+        return '<td class="ag"></td>'
+    if agreement.status == "same":
+        return '<td class="ag ag-same">= same wheel</td>'
+    return f'<td class="ag ag-differs">≠ {len(set(agreement.wheels.values()))} wheels</td>'
+
+
+def matrix_rows(rows: Sequence[tuple[Project, Badge]], interpreters: Sequence[str], prefix: str,
+                agreements: Mapping[str, Agreement | None] | None = None) -> Markup:
     """The matrix body: one row per project, icon + words + colour per cell (5,000 rows: Python, not jinja2)."""
     out = []
+    agreements = agreements or {}
     for project, badge in rows:
         href = f"{prefix}{project.slug}.html"
-        cells = "".join(_cell(project.cells.get(tag), href) for tag in interpreters)
+        newest = project.latest_version
+        cells = "".join(_cell(project.cells.get(tag), href, newest) for tag in interpreters)
         out.append(
             f'<tr><th scope="row"><a href="{e(href)}">{e(project.name)}</a></th>'
-            f"<td>{e(project.latest_version)}</td><td class=\"b\">{e(badge.message)}</td>{cells}</tr>\n"
+            f"<td>{e(newest)}</td><td class=\"b\">{e(badge.message)}</td>"
+            f"{agreement_mark(agreements.get(project.name))}{cells}</tr>\n"
         )
     return Markup("".join(out))
 
 
 def now_row(project: Project, interpreters: Sequence[str]) -> Markup:
     """The project page's one-row summary: latest verdict per Python, linking down the page."""
-    return Markup("".join(_cell(project.cells.get(tag), "") for tag in interpreters))
+    return Markup("".join(_cell(project.cells.get(tag), "", project.latest_version) for tag in interpreters))
+
+
+def agreement_html(agreement: Agreement | None) -> str:
+    """A release's line on its project page: the same pure wheel on every Python, or how and why not."""
+    if agreement is None:
+        return ""
+    if agreement.status == "same":
+        (sha, tags), = groups(agreement)
+        return (f'<p class="agreement ag-same"><strong>= Across Pythons:</strong> the same wheel on '
+                f"{e(', '.join(tags))}, sha256 {_hash(sha)}</p>\n")
+    rows = "".join(f"<li>sha256 {_hash(sha)} on {e(', '.join(tags))}</li>" for sha, tags in groups(agreement))
+    why = "".join(f"<li>{e(reason)}</li>" for reason in agreement.reasons)
+    members = _differences(agreement.differences) if agreement.differences else ""
+    return (f'<div class="agreement ag-differs"><p><strong>≠ Across Pythons:</strong> the pure wheel differs '
+            f"between interpreters.</p><ul>{rows}</ul><p>Why:</p><ul>{why}</ul>{members}</div>\n")
 
 
 def release_html(project: Project, group: VersionGroup, *, root: str, extras: Mapping[int, Mapping[str, Any]],
-                 page_controls: Sequence[tuple[str, str]]) -> Markup:
+                 page_controls: Sequence[tuple[str, str]], agreement: Agreement | None = None) -> Markup:
     """One release on a project page: its sdist once, then each interpreter's slot."""
     sdist = group.sdist
     if sdist:
@@ -346,5 +396,5 @@ def release_html(project: Project, group: VersionGroup, *, root: str, extras: Ma
     )
     return Markup(
         f'<h2 id="v-{slug(group.version)}">{e(project.name)} {e(group.version)}</h2>\n'
-        f'<p class="sdist">Sdist: {line}</p>\n{slots}'
+        f'<p class="sdist">Sdist: {line}</p>\n{agreement_html(agreement)}{slots}'
     )

@@ -75,6 +75,7 @@ def environment() -> jinja2.Environment:
     env.filters["safe_url"] = fragments.safe_url
     env.filters["status"] = fragments.status_html
     env.filters["hash"] = fragments.hash_html
+    env.filters["css_text"] = fragments.css_text
     env.globals.update(icons=fragments.ICONS, labels=fragments.LABELS, slug=data.slug, variations=VARIATIONS)
     env.globals.update(slot_html=fragments.slot_html, environment_html=fragments.environment_html)
     env.globals.update(matrix_rows=fragments.matrix_rows, now_row=fragments.now_row, release_html=fragments.release_html)
@@ -93,6 +94,7 @@ def _render_shard(index: int) -> WriteCounts:
     common = {"generated": job.generated, "interpreters": job.interpreters, "root": "../", "page": "project"}
     for project, badge in job.rows[start:stop]:
         slots = data.project_slots(project, job.interpreters)
+        agreements = data.release_agreements(project, job.interpreters)
         html = page.render(
             project=project,
             versions=data.group_versions(slots),
@@ -100,12 +102,13 @@ def _render_shard(index: int) -> WriteCounts:
             environments=data.page_environments(slots),
             extras=project_extras(slots, project.slug, job.log_root, writer),
             badge=badge,
+            agreements=agreements,
             **common,
         )
         writer.write(f"projects/{project.slug}.html", html)
         writer.write(f"badges/{project.slug}.svg", badge_svg(badge))
         writer.write(f"badges/{project.slug}.json", dump(badge.endpoint()) + "\n")
-        done, waiting = write_project_api(project, job.generated, writer)
+        done, waiting = write_project_api(project, job.generated, writer, agreements)
         verdicts += done
         pending += waiting
     # parts of api/results.json, joined by the parent in shard order
@@ -244,7 +247,10 @@ def _render_into(
             writer.write(f"static/{name}", (HERE / "static" / name).read_text(encoding="utf-8"))
         home = _home_context(projects, interpreters)
         writer.write("index.html", env.get_template("home.html").render(page="home", **common, **home))
-        matrix = env.get_template("matrix.html").render(page="matrix", rows=rows, statuses=data.STATUS_ORDER, **common)
+        agreements = {p.name: data.release_agreements(p, interpreters, p.latest_version)[p.latest_version]
+                      for p in projects}
+        matrix = env.get_template("matrix.html").render(page="matrix", rows=rows, statuses=data.STATUS_ORDER,
+                                                        agreements=agreements, **common)
         writer.write("matrix.html", matrix)
         writer.write("api.html", env.get_template("api.html").render(page="api", **common))
         slugs = {p.name: p.slug for p in projects}

@@ -77,12 +77,13 @@ def warm_run(workdir: Path) -> Iterator[Figure]:
             raise AssertionError(f"warm run built {release.name} on {slot.interpreter}")
 
         engine = Engine(find_slots=real.find_slots, resolve=real.resolve, check=must_not_build)
-        slots = real.find_slots(())
+        slots = real.find_slots(()).slots
+        pythons = tuple(slot.python for slot in slots)
         with Store.open(options.out_dir) as store:
             for name in names:
-                release = real.resolve(name, None, url)
+                releases = real.resolve(name, None, url, pythons)
                 for slot in slots:
-                    store.add(_fake_result(release, slot, 1.0), base=slot.base)
+                    store.add(_fake_result(releases[slot.python], slot, 1.0), base=slot.base)
         entries = [ListEntry(n, None, f"bench:{i}") for i, n in enumerate(names, 1)]
         start = time.perf_counter()
         summary = run_nightly(engine, options, entries)
@@ -108,8 +109,9 @@ def _sleeping_engine(durations: dict[str, float], measured: list[float]) -> Engi
             measured.append(took)
         return _fake_result(release, slot, took)
 
-    def resolve(name: str, version: str | None, index_url: str) -> Release:
-        return Release(name, "1.0", Artifact(f"{name}-1.0.tar.gz", f"file:///x/{name}-1.0.tar.gz", "0" * 64))
+    def resolve(name: str, version: str | None, index_url: str, pythons: tuple[str, ...]) -> dict[str, Release]:
+        release = Release(name, "1.0", Artifact(f"{name}-1.0.tar.gz", f"file:///x/{name}-1.0.tar.gz", "0" * 64))
+        return dict.fromkeys(pythons, release)
 
     return Engine(find_slots=lambda pythons: slots, resolve=resolve, check=check)
 
@@ -140,7 +142,7 @@ from pipeline.records import Artifact, Release
 
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 slots = [Slot(f"cp3{m}", f"3.{m}.0", f"base-{m}") for m in (9, 10, 11, 12, 13)]
-resolve = lambda n, v, i: Release(n, "1.0", Artifact(n + "-1.0.tar.gz", "file:///x/" + n, "0" * 64))
+resolve = lambda n, v, i, pythons: dict.fromkeys(pythons, Release(n, "1.0", Artifact(n + "-1.0.tar.gz", "file:///x/" + n, "0" * 64)))
 engine = Engine(find_slots=lambda p: slots, resolve=resolve, check=lambda r, s: _fake_result(r, s, 1.0))
 entries = [ListEntry(f"project-{i:03d}", None, "bench") for i in range(int(sys.argv[2]))]
 for _ in range(2):  # a cold night, then a forced one reading the whole history back

@@ -32,7 +32,8 @@ def _result(status: str) -> Result:
     "statuses, code",
     [(["reproducible"], 0), (["reproducible", "unreproducible"], 1), (["reproducible", "build-failed"], 2),
      (["timeout"], 2), (["error"], 2), (["no-sdist"], 2), (["unreproducible", "error"], 1), ([], 2),
-     (["reproducible", "not-applicable"], 0), (["not-applicable"], 2)],
+     (["not-applicable"], 0), (["not-applicable", "reproducible"], 0), (["not-applicable", "build-failed"], 2),
+     (["not-applicable", "unreproducible"], 1)],
 )
 def test_exit_codes_gate_a_release(statuses, code):
     assert exit_code([_result(s) for s in statuses]) == code
@@ -242,3 +243,27 @@ def test_an_environment_failure_names_the_environment_log(index, tmp_path, share
     assert log == shared_out / "builds" / "needspkg" / "1.0" / "cp311" / "environment.log", line
     assert "no-such-requirement-anywhere" in log.read_text()
     assert f"log:        {log}" in proc.stdout, "the details name it too"
+def test_a_pinned_release_that_excludes_the_python_is_not_applicable_builds_nothing_exits_0(index, tmp_path):
+    index.add("newonly", "newonly-2.0.tar.gz", intree_sdist("newonly", "2.0", "fail"), requires_python=">=3.12")
+    out = tmp_path / "out"
+    proc = _cli("newonly==2.0", "--python", "3.11", "--index-url", index.url, "--unsandboxed",
+                "--json", str(tmp_path / "r.json"), out=out)
+    assert proc.returncode == 0, proc.stderr
+    assert "n/a  not-applicable" in proc.stdout
+    assert "why:        requires Python >=3.12 (this interpreter is 3.11." in proc.stdout
+    (record,) = json.loads((tmp_path / "r.json").read_text())
+    assert (record["status"], record["requires_python"], record["builds"], record["environment"]) == (
+        "not-applicable", ">=3.12", [], None)
+    assert record["reproduce"].startswith("nox -s check -- newonly==2.0 --python 3.11")
+    assert not (out / "builds").exists() or not any((out / "builds").rglob("*.whl")), "nothing was built"
+
+
+def test_a_local_sdist_whose_pkg_info_excludes_the_python_is_not_applicable(tmp_path):
+    local = tmp_path / "dist" / "localnew-1.0.tar.gz"
+    local.parent.mkdir()
+    local.write_bytes(intree_sdist("localnew", "1.0", "fail", requires_python=">=3.99"))
+    proc = _cli(str(local), "--python", "3.11", "--unsandboxed", "--json", str(tmp_path / "r.json"),
+                out=tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    (record,) = json.loads((tmp_path / "r.json").read_text())
+    assert record["status"] == "not-applicable" and record["message"].startswith("requires Python >=3.99")

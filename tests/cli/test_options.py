@@ -40,7 +40,7 @@ def _refused(capsys, argv: list[str], out: Path, expected: str) -> None:
     (["--index-url", "file:///no/such/index/"], "argument --index-url: no such folder"),
     (["--find-links", "/no/such/folder"], "argument --find-links: not a folder or a URL"),
     (["--python", "banana"], "argument --python: not a Python version: 'banana'"),
-    (["--python", "2.7"], "unsupported Python '2.7'; supported:"),
+    (["--python", "2.7"], "unknown Python '2.7'; known: 3.8, 3.9,"),
     (["--json", "/no/such/folder/r.json"], "argument --json: cannot write JSON to"),
     (["-r", "/no/such/requirements.txt"], "cannot read requirements file /no/such/requirements.txt"),
     (["--no-such-option"], "unrecognized arguments: --no-such-option"),

@@ -219,3 +219,29 @@ def test_two_wheels_the_comparison_cannot_read_are_still_unreproducible(index, m
     assert result.status == "unreproducible"
     (difference,) = result.differences
     assert difference.detail.startswith("not compared: cannot read wheel ") and "corrupt member" in difference.detail
+def test_each_interpreter_checks_the_release_it_admits_and_pure_wheels_agree_or_say_why(index, make_checker,
+                                                                                      interpreters):
+    chosen = [interpreters[m] for m in ("3.11", "3.12", "3.13") if m in interpreters][:2]
+    if len(chosen) < 2:
+        pytest.skip("needs two of Python 3.11, 3.12, 3.13")
+    older, newer = chosen
+    index.add("steppkg", "steppkg-1.0.tar.gz", intree_sdist("steppkg", "1.0"), requires_python=">=3.8")
+    index.add("steppkg", "steppkg-2.0.tar.gz", intree_sdist("steppkg", "2.0"), requires_python=f">={newer.minor}")
+    checker = make_checker(index)
+    jobs = checker.targets("steppkg", chosen)
+    assert [(t.version, i.tag) for t, i in jobs] == [("1.0", older.tag), ("2.0", newer.tag)]
+    pinned = checker.targets("steppkg==2.0", chosen)
+    na = checker.check(*pinned[0])
+    assert na.status == "not-applicable" and na.builds == () and na.environment is None
+    assert na.message == f"requires Python >={newer.minor} (this interpreter is {older.version})"
+
+    index.add("samepkg", "samepkg-1.0.tar.gz", intree_sdist("samepkg", "1.0"))
+    index.add("pyverpkg", "pyverpkg-1.0.tar.gz", intree_sdist("pyverpkg", "1.0", "python-version"))
+    results = checker.agree([checker.check(t, i) for name in ("samepkg", "pyverpkg")
+                             for t, i in checker.targets(name, chosen)])
+    same, _, differs, _ = results
+    assert same.agreement.status == "same" and set(same.agreement.wheels) == {older.tag, newer.tag}
+    assert differs.agreement.status == "differs" and differs.agreement.reasons
+    members = {d.path for d in differs.agreement.differences}
+    assert "pyverpkg/__init__.py" in members, "the kept wheels were compared member by member"
+    assert all(d.detail.startswith(f"{older.tag} vs {newer.tag}") for d in differs.agreement.differences)

@@ -63,3 +63,17 @@ def test_pip_reads_local_folders_and_file_indexes_only_when_they_exist(tmp_path)
     (tmp_path / "simple").mkdir()
     assert source.local_paths() == (str(tmp_path / "simple"), str(tmp_path))
     assert PipSource(index_url=None).args() == ["--no-index"]
+
+
+def test_a_free_threaded_build_is_another_environment(tmp_path):
+    gil = Interpreter("3.14.2", "cp314", "/x/python3.14", "/x")
+    free = Interpreter("3.14.2", "cp314t", "/x/python3.14t", "/x", free_threaded=True)
+    one, other = (environments.describe(i, ("pip==1",), (), tmp_path) for i in (gil, free))
+    assert one.base != other.base and one.path != other.path
+    assert environments.toolchain_lock_path(free).name == "cp314t.txt"
+    assert environments.base_fingerprint(INTERPRETER, ("pip==1",)) == fingerprint("cpython 3.12.4", ("pip==1",)), \
+        "a GIL build's fingerprint is what it always was: no rebuild of everything"
+
+
+def test_locks_exist_for_interpreters_this_machine_lacks():
+    assert {"3.14", "3.15", "3.14t"} <= set(environments.locked_selectors())

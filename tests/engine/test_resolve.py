@@ -183,3 +183,81 @@ def test_a_page_listing_too_many_files_is_refused(index, monkeypatch, kind):
         (folder / "index.json").write_text(json.dumps({"files": [{}] * (8 * 50 + 1)}))
     with pytest.raises(IndexRefused, match="more .*than 50 files"):
         fetch_files(Client(), index.url, "demo")
+# -- Requires-Python: the release pip would pick on each interpreter ------------------------------
+
+PY39, PY312 = "3.9.18", "3.12.4"
+
+
+def _requires_index(index, *, on_index: bool):
+    """demo 1.0 (any Python), 2.0 (>=3.10), 2.1 yanked (any), 3.0rc1 (any): the index says so, or only
+    each sdist's PKG-INFO does."""
+    for version, spec, yanked in (("1.0", ">=3.8", False), ("2.0", ">=3.10", False), ("2.1", ">=3.8", True),
+                                  ("3.0rc1", ">=3.8", False)):
+        index.add("demo", f"demo-{version}.tar.gz", intree_sdist("demo", version, requires_python=spec),
+                  yanked=yanked, requires_python=spec if on_index else None)
+
+
+@pytest.mark.parametrize("on_index", [True, False], ids=["index", "pkg-info"])
+def test_each_interpreter_gets_the_newest_final_unyanked_release_it_admits(index, tmp_path, on_index):
+    from pipeline.engine.resolve import resolve_per_python
+    from pipeline.engine.target import pkg_info_fill
+
+    _requires_index(index, on_index=on_index)
+    client = Client()
+    fill = pkg_info_fill(client, tmp_path / "sdists")
+    chosen = resolve_per_python(client, index.url, "demo", [PY39, PY312], fill)
+    assert {p: r.version for p, r in chosen.items()} == {PY39: "1.0", PY312: "2.0"}
+    assert (chosen[PY39].requires_python, chosen[PY312].requires_python) == (">=3.8", ">=3.10")
+    fetched = sorted(p.name for p in (tmp_path / "sdists").rglob("*.tar.gz"))
+    assert fetched == ([] if on_index else ["demo-1.0.tar.gz", "demo-2.0.tar.gz"]), \
+        "PKG-INFO is read only when the index does not say, and only for the candidates looked at"
+
+
+def test_html_and_json_indexes_carry_requires_python(index, tmp_path):
+    _requires_index(index, on_index=True)
+    html_page = (index.root / "simple" / "demo" / "index.html").read_text()
+    assert 'data-requires-python="&gt;=3.10"' in html_page
+    assert resolve_release(Client(), index.url, "demo", python=PY39).version == "1.0"
+    page = tmp_path / "simple" / "demo"
+    page.mkdir(parents=True)
+    files = [{"filename": f"demo-{v}.tar.gz", "url": f"../../files/demo-{v}.tar.gz", "hashes": {"sha256": "ab" * 32},
+              "requires-python": spec} for v, spec in (("1.0", ">=3.7"), ("2.0", ">= 3.11, <4"))]
+    (page / "index.json").write_text(json.dumps({"meta": {"api-version": "1.1"}, "name": "demo", "files": files}))
+    url = (tmp_path / "simple").as_uri()
+    assert resolve_release(Client(), url, "demo", python="3.10.1").version == "1.0"
+    assert resolve_release(Client(), url, "demo", python="3.11.0").requires_python == ">= 3.11, <4"
+
+
+def test_a_pinned_release_is_that_release_whatever_it_requires(index):
+    _requires_index(index, on_index=True)
+    release = resolve_release(Client(), index.url, "demo==2.0", python=PY39)
+    assert (release.version, release.requires_python) == ("2.0", ">=3.10")
+
+
+def test_when_no_release_admits_the_interpreter_the_newest_is_returned_to_be_called_not_applicable(index):
+    index.add("modern", "modern-1.0.tar.gz", intree_sdist("modern", "1.0"), requires_python=">=3.11")
+    index.add("modern", "modern-2.0.tar.gz", intree_sdist("modern", "2.0"), requires_python=">=3.12")
+    release = resolve_release(Client(), index.url, "modern", python=PY39)
+    assert (release.version, release.requires_python) == ("2.0", ">=3.12")
+
+
+def test_choose_is_pure_and_follows_pip():
+    from packaging.version import Version
+
+    from pipeline.engine.resolve import choose
+    from pipeline.records import Artifact, Release
+
+    def rel(version, spec, yanked=False, sdist=True):
+        art = Artifact(f"x-{version}.tar.gz", "u", "0" * 64, yanked=yanked)
+        return Release("x", version, art if sdist else None, (), "", spec)
+
+    releases = {Version(r.version): r for r in (rel("1.0", None), rel("1.5", ">=3.9", yanked=True),
+                                                 rel("2.0b1", ""), rel("2.0", ">=3.10"), rel("3.0", "garbage!"))}
+    # an unreadable specifier admits every interpreter, as pip treats it
+    assert choose(releases, "x", None, PY39).version == "3.0"
+    del releases[Version("3.0")]
+    assert choose(releases, "x", None, PY39).version == "1.0", "yanked 1.5 and the pre-release are passed over"
+    assert choose(releases, "x", None, PY312).version == "2.0"
+    assert choose(releases, "x", None).version == "2.0", "no interpreter: the newest final"
+    prereleases = {Version("1.0a1"): rel("1.0a1", ">=3.8"), Version("1.0b1"): rel("1.0b1", ">=3.11")}
+    assert choose(prereleases, "x", None, PY39).version == "1.0a1", "only pre-releases: the newest admitted one"

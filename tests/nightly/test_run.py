@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import re
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -108,9 +109,9 @@ def test_new_version_new_interpreter_and_new_environment_trigger_builds(tmp_path
 def test_reasons_say_why(tmp_path):
     fake = FakeEngine({"alpha": ["1.0", "1.1"]}, pythons=("3.12",))
     with Store.open(tmp_path / "out") as store:
-        store.add(fake.check(fake.resolve("alpha", "1.0", ""), fake._slot("3.12")), base="base-312")
+        store.add(fake.check(fake.release("alpha", "1.0"), fake._slot("3.12")), base="base-312")
         snapshot = store.snapshot()
-    release = fake.resolve("alpha", None, "")
+    release = fake.resolve("alpha", None, "")["3.12.4"]
     plan = plan_builds([release], [fake._slot("3.12"), Slot("cp313", "3.13.0", "base-313")], snapshot, today=date(2026, 1, 1))
     assert [(t.slot.interpreter, t.reason) for t in plan.tasks] == [("cp312", "new release"), ("cp313", "new interpreter")]
 
@@ -240,3 +241,71 @@ def test_a_second_run_the_same_day_rebuilds_nothing_not_even_failures(tmp_path):
     fake.finished = f"{tomorrow}T02:00:00+00:00"
     run_nightly(fake.engine(), options(tmp_path, retry=Retry(attempts=1, backoff=0.0), today=tomorrow), names)
     assert {call[0] for call in fake.check_calls} == {"alpha", "beta", "gamma"}, "the next night tries again"
+
+
+# -- Requires-Python: each interpreter gets the release pip picks, and never a build it excludes ----
+
+#: oldnew 2.0 dropped 3.9 (3.9 keeps 1.0); newonly never supported 3.9; pinned==2.0 excludes 3.9
+REQUIRES_INDEX = {"oldnew": ["1.0", "2.0"], "newonly": ["1.0"], "pinned": ["1.0", "2.0"], "everywhere": ["3.0"]}
+REQUIRES = {("oldnew", "1.0"): ">=3.8", ("oldnew", "2.0"): ">=3.10", ("newonly", "1.0"): ">=3.11",
+            ("pinned", "2.0"): ">=3.10"}
+
+
+def requires_night(tmp_path, **kw):
+    fake = FakeEngine(dict(REQUIRES_INDEX), pythons=("3.9", "3.12"), requires=dict(REQUIRES))
+    summary = run_nightly(fake.engine(), options(tmp_path, **kw), entries("oldnew", "newonly", "pinned==2.0",
+                                                                           "everywhere"))
+    return fake, summary
+
+
+def test_each_interpreter_builds_the_newest_release_it_admits_and_records_the_rest_not_applicable(tmp_path):
+    fake, summary = requires_night(tmp_path)
+    assert sorted(fake.check_calls) == [
+        ("everywhere", "3.0", "cp312"), ("everywhere", "3.0", "cp39"),
+        ("newonly", "1.0", "cp312"),
+        ("oldnew", "1.0", "cp39"), ("oldnew", "2.0", "cp312"),
+        ("pinned", "2.0", "cp312"),
+    ], "nothing is built on an interpreter its release excludes"
+    na = {(r.name, r.version, r.interpreter): r for r in summary.not_applicable}
+    assert sorted(na) == [("newonly", "1.0", "cp39"), ("pinned", "2.0", "cp39")]
+    record = na[("pinned", "2.0", "cp39")]
+    assert record.status == "not-applicable" and record.builds == () and record.environment is None
+    assert record.message == "requires Python >=3.10 (this interpreter is 3.9.18)"
+    assert record.requires_python == ">=3.10"
+    assert record.reproduce.startswith("nox -s check -- pinned==2.0 --python 3.9")
+    assert summary.counts == {"reproducible": 6, "not-applicable": 2}
+    assert "not applicable (Requires-Python excludes the interpreter; nothing built): 2 on cp39" in summary.lines()
+    with Store.open(tmp_path / "out") as store:
+        assert ("newonly", "cp39") not in store.latest_statuses(), "not applicable is never a verdict"
+
+
+def test_not_applicable_is_recorded_once_and_never_retried_even_forced(tmp_path):
+    requires_night(tmp_path)
+    fake, summary = requires_night(tmp_path)
+    assert fake.check_calls == [] and summary.not_applicable == ()
+    assert {s.reason for s in summary.skipped if s.interpreter == "cp39" and s.name in ("newonly", "pinned")} == {
+        "not applicable: requires Python >=3.11 (this interpreter is 3.9.18)",
+        "not applicable: requires Python >=3.10 (this interpreter is 3.9.18)"}
+    fake, summary = requires_night(tmp_path, force=True)
+    assert ("newonly", "1.0", "cp39") not in fake.check_calls and summary.not_applicable == ()
+    assert len([r for r in stored(tmp_path) if r.status == "not-applicable"]) == 2
+
+
+def test_the_rendered_matrix_has_no_verdict_on_an_interpreter_the_release_excludes(tmp_path):
+    from pipeline.site import render_site
+
+    requires_night(tmp_path)
+    site = tmp_path / "site"
+    results = stored(tmp_path)
+    render_site(results, site, generated=max(r.finished for r in results))
+    matrix = (site / "matrix.html").read_text(encoding="utf-8")
+    head = re.search(r"<thead>.*?</thead>", matrix, re.S).group(0)
+    tags = re.findall(r'data-sort="(cp\d+t?)"', head)
+    assert tags == ["cp39", "cp312"]
+    rows = {re.search(r">([\w-]+)</a></th>", line).group(1): re.findall(r'<td class="(st-[\w-]+)', line)
+            for line in matrix.splitlines() if line.startswith("<tr><th")}
+    assert rows["newonly"] == ["st-not-applicable", "st-reproducible"]
+    assert rows["pinned"] == ["st-not-applicable", "st-reproducible"]
+    assert rows["oldnew"] == ["st-reproducible", "st-reproducible"]
+    oldnew = next(line for line in matrix.splitlines() if ">oldnew</a></th>" in line)
+    assert "<td>2.0</td>" in oldnew and "<small>1.0</small>" in oldnew, "cp39's cell names the older release it built"

@@ -39,6 +39,12 @@ def records(tmp_path: Path):
         rows.append(result("pyyaml", "6.0.2", tag, "build-failed" if tag == "cp313" else "reproducible",
                            "2025-03-02T09:00:00Z"))
     rows.append(result("cryptography", "44.0.0", "cp312", "error", "2025-03-03T08:00:00Z", message="index timed out"))
+    # requests 2.34.2 dropped 3.9: cp39 built 2.32.5; a pinned 2.34.2 on cp310 is not applicable
+    rows.append(result("requests", "2.32.5", "cp39", "reproducible", "2025-03-03T06:00:00Z"))
+    rows.append(result("requests", "2.34.2", "cp310", "not-applicable", "2025-03-03T06:00:00Z",
+                       requires_python=">=3.11", message="requires Python >=3.11 (this interpreter is 3.10.16)"))
+    for tag in ("cp311", "cp312", "cp313"):
+        rows.append(result("requests", "2.34.2", tag, "reproducible", "2025-03-03T06:00:00Z"))
     rows.append(result(HOSTILE, HOSTILE, "cp312", "unreproducible", "2025-03-03T07:00:00Z", log0="out/logs/hostile.log",
                        differences=(Difference(HOSTILE, "content", HOSTILE),), isolation=Isolation("none", False)))
     return rows
@@ -100,11 +106,11 @@ def test_home_matrix_filter_project_copy(browser, served):
     page.get_by_role("link", name="Matrix", exact=True).click()
     page.wait_for_url("**/matrix.html")
     rows = page.locator("#matrix tbody tr")
-    assert rows.count() == 5
+    assert rows.count() == 6
     page.fill("#f-q", "six")
     assert page.locator("#matrix tbody tr:not([hidden])").count() == 1
     assert "q=six" in page.url
-    assert page.locator("#f-count").inner_text() == "1 of 5 projects"
+    assert page.locator("#f-count").inner_text() == "1 of 6 projects"
     page.fill("#f-q", "")
     page.select_option("#f-status", "build-failed")
     visible = page.locator("#matrix tbody tr:not([hidden]) th").all_inner_texts()
@@ -116,12 +122,14 @@ def test_home_matrix_filter_project_copy(browser, served):
     assert sorted(visible) == sorted(["markupsafe", HOSTILE])
     page.goto(served + "matrix.html?status=retrying")
     assert page.locator("#matrix tbody tr:not([hidden]) th").all_inner_texts() == ["cryptography"]
+    page.goto(served + "matrix.html?status=not-applicable")
+    assert page.locator("#matrix tbody tr:not([hidden]) th").all_inner_texts() == ["requests"]
 
     # sorting by a column is keyboard-operable: focus the header button and press Enter
     page.goto(served + "matrix.html")
     page.locator("th[data-sort='cp313'] button").focus()
     page.keyboard.press("Enter")
-    assert page.locator("#matrix tbody tr th").first.inner_text() in ("markupsafe", "six")
+    assert page.locator("#matrix tbody tr th").first.inner_text() in ("markupsafe", "requests", "six")
 
     page.get_by_role("link", name="six", exact=True).click()
     page.wait_for_url("**/projects/six.html")
@@ -168,4 +176,33 @@ def test_dark_and_phone_screenshots(browser, served, scheme):
     overflow = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     page.screenshot(path=str(ARTIFACTS / "project-phone.png"), full_page=True)
     assert overflow, "the page scrolls sideways on a phone"
+    context.close()
+
+
+def test_the_matrix_reads_on_a_phone_every_verdict_visible(browser, served):
+    """At 390 px each row is a card: every cell's whole verdict is on screen, none cut ("✓ re")."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page = page_for(browser, served, width=390)
+    page.goto(served + "matrix.html")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "sideways scroll"
+    page.screenshot(path=str(ARTIFACTS / "matrix-phone.png"), full_page=True)
+    cells = page.locator("#matrix tbody td[class^='st-']")
+    assert cells.count() == 30  # 6 projects x 5 Pythons, "not tried" cells included
+    words = {"st-reproducible": "reproducible", "st-unreproducible": "unreproducible",
+             "st-build-failed": "build failed", "st-unchecked": "not", "st-not-applicable": "not applicable"}
+    for index in range(cells.count()):
+        cell = cells.nth(index)
+        status = cell.get_attribute("class").split()[0]
+        box = cell.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 0.5, (status, box)
+        clipped = cell.evaluate("el => el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1")
+        assert not clipped, f"cell {index} ({status}) cuts its text"
+        text = cell.inner_text()
+        assert words[status] in text, (status, text)
+        label = cell.evaluate("el => getComputedStyle(el, '::before').content")
+        assert label.strip('"').startswith("cp3"), f"each cell is labelled with its Python on a phone: {label}"
+    na = page.locator("#matrix tbody td.st-not-applicable")
+    assert "needs Python >=3.11" in na.inner_text()
+    older = page.locator("#matrix tbody tr", has_text="requests").locator("td.st-reproducible").first
+    assert "2.32.5" in older.inner_text()
     context.close()

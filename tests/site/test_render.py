@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.errors import InvalidRecords, PipelineError
-from pipeline.records import Build, Difference, Isolation, Result, results_from_json
+from pipeline.records import Build, Difference, Environment, Isolation, Result, results_from_json
 from pipeline.site import data, render_site
 from pipeline.site.badges import badge_for, badge_svg
 from pipeline.site.feed import render_feed
@@ -309,7 +309,8 @@ def test_css_colour_pairs_meet_wcag_aa():
 
     for block in blocks:
         colours = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-f]{6})", block))
-        for name in ("reproducible", "unreproducible", "build-failed", "timeout", "no-sdist", "unchecked", "warn"):
+        for name in ("reproducible", "unreproducible", "build-failed", "timeout", "no-sdist", "not-applicable", "unchecked",
+                     "warn"):
             assert ratio(colours[f"{name}-fg"], colours[f"{name}-bg"]) >= 4.5, name
         for name in ("fg", "muted", "link"):
             assert ratio(colours[name], colours["bg"]) >= 4.5, name
@@ -370,3 +371,86 @@ def test_extra_files_are_published_as_they_are_and_the_history_is_linked(tmp_pat
         with pytest.raises(PipelineError, match="refusing to publish"):
             render_site([result()], tmp_path / "bad", generated=GENERATED, extra={bad: b"x"})
     assert not (tmp_path / "outside.json").exists()
+# -- Requires-Python and agreement across interpreters ---------------------------------------------
+
+
+def _matrix_row(site: Path, name: str) -> str:
+    matrix = (site / "matrix.html").read_text(encoding="utf-8")
+    return next(line for line in matrix.splitlines() if f">{name}</a></th>" in line)
+
+
+def _cells(row: str) -> list[str]:
+    return re.findall(r'<td class="(st-[\w-]+)[^"]*">(.*?)</td>', row)
+
+
+def test_not_applicable_is_grey_counted_apart_and_never_a_verdict(tmp_path):
+    old = result("req", "2.32.5", "cp39", "reproducible", "2025-03-01T10:00:00Z")
+    na = result("req", "2.34.2", "cp39", "not-applicable", "2025-03-02T10:00:00Z", requires_python=">=3.10",
+                message="requires Python >=3.10 (this interpreter is 3.9.18)")
+    new = result("req", "2.34.2", "cp312", "reproducible", "2025-03-02T10:00:00Z")
+    (project,), tags = data.build_projects([old, na, new])
+    cell = project.cells["cp39"]
+    assert (cell.status, cell.verdict, cell.not_applicable) == ("not-applicable", None, na)
+    assert badge_for(project.cells).message == "1/1 Python", "the excluded Python is not counted against it"
+    overall, per = data.summarize([project], tags)
+    assert (per["cp39"].total, per["cp39"].by_status["not-applicable"]) == (0, 1)
+    assert overall.total == 1 and overall.share("reproducible") == 100.0
+    assert data.trend([project])[-1].checked == 1, "the cell left the trend when it stopped applying"
+
+    render_site([old, na, new], tmp_path / "site", generated=GENERATED)
+    cells = _cells(_matrix_row(tmp_path / "site", "req"))
+    assert [c[0] for c in cells] == ["st-not-applicable", "st-reproducible"]
+    assert "not applicable" in cells[0][1] and "needs Python &gt;=3.10" in cells[0][1]
+    api = json.loads((tmp_path / "site" / "api" / "results.json").read_text())
+    assert sorted((r["interpreter"], r["status"]) for r in api["results"]) == [("cp312", "reproducible"),
+                                                                             ("cp39", "not-applicable")]
+    page = (tmp_path / "site" / "projects" / "req.html").read_text()
+    assert "Requires-Python</dt><dd><code>&gt;=3.10</code>" in page
+    assert "nox -s check -- req==2.34.2" in page
+
+
+def test_a_verdict_after_not_applicable_takes_the_cell_back():
+    na = result("req", "2.34.2", "cp39", "not-applicable", "2025-03-01T10:00:00Z")
+    verdict = result("req", "2.32.5", "cp39", "build-failed", "2025-03-02T10:00:00Z")
+    error = result("req", "2.32.5", "cp39", "error", "2025-03-03T10:00:00Z")
+    (project,), _ = data.build_projects([na, verdict, error])
+    cell = project.cells["cp39"]
+    assert (cell.status, cell.verdict, cell.pending, cell.not_applicable) == ("build-failed", verdict, error, None)
+
+
+def test_a_cell_on_an_older_release_than_the_row_says_which(tmp_path):
+    rows = [result("req", "2.32.5", "cp39"), result("req", "2.34.2", "cp312"), result("req", "2.34.2", "cp313")]
+    (project,), _ = data.build_projects(rows)
+    assert project.latest_version == "2.34.2", "the row's version is the newest any cell shows, not the last checked"
+    render_site(rows, tmp_path / "site", generated=GENERATED)
+    row = _matrix_row(tmp_path / "site", "req")
+    assert "<td>2.34.2</td>" in row
+    cells = _cells(row)
+    assert "<small>2.32.5</small>" in cells[0][1] and "<small>" not in cells[1][1] + cells[2][1]
+
+
+def _six(tag: str, sha: str, setuptools: str, finished: str = "2025-03-01T10:00:00Z"):
+    env = Environment("fp-" + tag, "base-" + tag, "3.x", tag, ("pip==26 --hash=sha256:aa",),
+                      (f"setuptools=={setuptools} --hash=sha256:bb",), "/env")
+    builds = tuple(Build("six-1.17.0-py2.py3-none-any.whl", sha, 1.0, None, None, 0, "/b") for _ in range(2))
+    return result("six", "1.17.0", tag, "reproducible", finished, builds=builds, environment=env)
+
+
+def test_agreement_across_pythons_on_the_matrix_the_page_and_every_api_record(tmp_path):
+    rows = [_six("cp39", "9" * 64, "75.3.2"), _six("cp312", "a" * 64, "80.9.0"), _six("cp313", "a" * 64, "80.9.0")]
+    render_site(rows, tmp_path / "site", generated=GENERATED)
+    assert '<td class="ag ag-differs">≠ 2 wheels</td>' in _matrix_row(tmp_path / "site", "six")
+    page = (tmp_path / "site" / "projects" / "six.html").read_text()
+    assert "Across Pythons:</strong> the pure wheel differs" in page
+    assert "build lock: setuptools==75.3.2 on cp39; setuptools==80.9.0 on cp312, cp313" in page
+    records = json.loads((tmp_path / "site" / "api" / "projects" / "six.json").read_text())["results"]
+    assert {json.dumps(r["agreement"], sort_keys=True) for r in records} == {json.dumps({
+        "status": "differs", "wheels": {"cp39": "9" * 64, "cp312": "a" * 64, "cp313": "a" * 64},
+        "reasons": ["build lock: setuptools==75.3.2 on cp39; setuptools==80.9.0 on cp312, cp313"],
+        "differences": []}, sort_keys=True)}, "every record of the release carries the same answer"
+
+    same = [_six("cp312", "a" * 64, "80.9.0"), _six("cp313", "a" * 64, "80.9.0")]
+    render_site(same, tmp_path / "site2", generated=GENERATED)
+    assert '<td class="ag ag-same">= same wheel</td>' in _matrix_row(tmp_path / "site2", "six")
+    results = json.loads((tmp_path / "site2" / "api" / "results.json").read_text())["results"]
+    assert [r["agreement"]["status"] for r in results] == ["same", "same"]

@@ -79,7 +79,7 @@
       window.history.replaceState(null, "", query ? "?" + query : window.location.pathname);
     }
 
-    var rank = { "reproducible": 0, "unreproducible": 1, "build-failed": 2, "timeout": 3, "no-sdist": 4, "unchecked": 5 };
+    var rank = { "reproducible": 0, "unreproducible": 1, "build-failed": 2, "timeout": 3, "no-sdist": 4, "not-applicable": 5, "unchecked": 6 };
     function cellRank(row, tag) {
       var cell = row.cells[columns[tag]];
       if (!cell) { return 9; }
