@@ -50,5 +50,5 @@ def engine_from(spec: dict) -> Engine:
 
 if __name__ == "__main__":
     engine = engine_from(json.loads(Path(os.environ["FAKE_NIGHT"]).read_text()))
-    COMMANDS["nightly"] = lambda argv: main_nightly(argv, engine)
+    COMMANDS["nightly"] = (lambda argv: main_nightly(argv, engine), COMMANDS["nightly"][1])
     sys.exit(main(["nightly", *sys.argv[1:]]))
