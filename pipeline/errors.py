@@ -121,3 +121,11 @@ class InvalidRecords(PipelineError):
         self.source = source
         self.reason = reason
         super().__init__(f"{source}: {reason}")
+
+
+class NotInferred(PipelineError):
+    """The toolchain that made a published wheel cannot be inferred or resolved; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

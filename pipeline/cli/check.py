@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="out", help="where results, wheels, logs and caches go (default out/)")
     parser.add_argument("--vary", action="store_true", help="strict check: rebuild a reproducible wheel under variations (docs/vary.md)")
     parser.add_argument("--no-upstream", action="store_true", help="do not compare with the wheel the index publishes")
+    parser.add_argument("--require-upstream", action="store_true",
+                        help="exit 1 unless the index's wheel is identical or equivalent to a rebuild (docs/upstream.md)")
     add_build_options(parser)
     return parser
 
@@ -83,4 +85,20 @@ def main_check(argv: Sequence[str]) -> int:
     if failures:
         print("\nnot checked:\n  " + "\n  ".join(failures))
         return 2
+    if args.require_upstream:
+        return max(exit_code(results), upstream_exit_code(results))
     return exit_code(results)
+
+
+def upstream_exit_code(results: Sequence[Result]) -> int:
+    """--require-upstream: 0 when every index wheel is identical or equivalent to a rebuild; 2 when a
+    comparison could not be made (not-checked, or no build to compare); 1 otherwise (different,
+    no-wheel, not-comparable, a local sdist with no index wheel)."""
+    if not results:
+        return 2
+    ups = [r.upstream for r in results]
+    if all(u is not None and u.reproduced for u in ups):
+        return 0
+    if any(u is not None and u.status == "not-checked" for u in ups):
+        return 2
+    return 1

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli.report import details
-from pipeline.cli.upstream import latest_kept_wheel, main_upstream
+from pipeline.cli.upstream import main_upstream
+from pipeline.upstream.verify import latest_kept_wheel
 from pipeline.engine.check import Checker, CheckOptions
 from pipeline.engine.net import Client, Retry
 from pipeline.records import Artifact, Release, Result, Upstream

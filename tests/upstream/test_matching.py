@@ -1,0 +1,129 @@
+"""A wheel made by an older backend, published on a local PEP 691 index: inferred, rebuilt, reproduced offline.
+
+The "maintainer" builds the fixture sdist with flit_core 3.11.0 and SOURCE_DATE_EPOCH set; the
+index lists flit_core 3.11.0 and 3.12.0 (both in the offline wheelhouse) with upload times on
+either side of the wheel's.  The controlled check resolves today's flit_core (3.12.0), so its
+wheel differs from the published one in WHEEL's Generator; the matching rebuild must pin 3.11.0,
+take SOURCE_DATE_EPOCH off the published zip, and come out byte-identical.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli.upstream import main_upstream
+from pipeline.engine import sandbox
+from pipeline.engine.check import Checker, CheckOptions, Locks
+from pipeline.records import Result
+from tests.sdists import _tar
+from tests.upstream.test_toolchain import NEW, OLD, UPLOADED, flit_core, sha256
+
+pytestmark = pytest.mark.slow
+
+MAINTAINER_SDE = "1740787200"  # 2025-03-01T00:00:00Z
+SDIST_UPLOADED = "2025-03-02T10:00:00.000000Z"
+WHEEL_UPLOADED = "2025-03-02T10:00:05.000000Z"
+
+
+def flit_sdist(name: str, version: str) -> bytes:
+    top = f"{name}-{version}"
+    pyproject = (f'[build-system]\nrequires = ["flit_core >=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n\n'
+                 f'[project]\nname = "{name}"\nversion = "{version}"\ndescription = "A fixture that flit builds"\n')
+    return _tar({f"{top}/pyproject.toml": pyproject.encode(),
+                 f"{top}/{name}/__init__.py": b'"""A fixture."""\nVALUE = 1\n',
+                 f"{top}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()})
+
+
+def publish(index, checker: Checker, interpreter, name: str) -> Path:
+    """The sdist and the wheel a maintainer made from it with flit_core 3.11.0, on the index."""
+    index.add(name, f"{name}-1.0.tar.gz", flit_sdist(name, "1.0"), SDIST_UPLOADED)
+    old = flit_core(checker_wheelhouse(checker), OLD)
+    target = checker.target(f"{name}==1.0")
+    with sandbox.lease_uid() as uid, \
+            checker.prepare(target, interpreter, uid, Locks(build=(f"flit-core=={OLD} --hash=sha256:{sha256(old)}",))) \
+            as prepared:
+        settings = prepared.controlled()
+        settings = dataclasses.replace(settings, env_vars={**settings.env_vars, "SOURCE_DATE_EPOCH": MAINTAINER_SDE})
+        build, reason = checker.rebuild(prepared, "maintainer", settings)
+    assert not reason, reason
+    wheel = Path(build.path)
+    index.add(name, wheel.name, wheel.read_bytes(), WHEEL_UPLOADED)
+    return wheel
+
+
+def checker_wheelhouse(checker: Checker) -> Path:
+    return Path(checker.options.find_links[0])
+
+
+@pytest.fixture
+def flit_index(json_index, wheelhouse):
+    for version, when in UPLOADED.items():
+        json_index.add_file("flit-core", flit_core(wheelhouse, version), when)
+    return json_index
+
+
+@pytest.fixture
+def checker(flit_index, wheelhouse, shared_out, sandboxed):
+    return Checker(CheckOptions(out=shared_out, index_url=flit_index.url, find_links=(str(wheelhouse),),
+                                timeout=120.0, unsandboxed=not sandboxed))
+
+
+def test_a_wheel_made_by_an_older_backend_is_inferred_and_reproduced(flit_index, checker, interpreters):
+    interpreter = interpreters["3.11"]
+    published = publish(flit_index, checker, interpreter, "flitpkg")
+    result = checker.check(checker.target("flitpkg"), interpreter)
+
+    assert result.status == "reproducible", result.message
+    assert any(line.startswith(f"flit-core=={NEW} ") for line in result.environment.requirements), \
+        "the controlled check builds with today's flit_core"
+    up, chain = result.upstream, result.upstream.toolchain
+    assert (up.status, chain.status, chain.today) == ("identical", "matched", "different"), up.note
+    assert up.sha256 == hashlib.sha256(published.read_bytes()).hexdigest() == chain.build.sha256
+    assert result.builds[0].sha256 != up.sha256, "the controlled verdict is about its own builds, untouched"
+    assert (chain.generator, chain.backend, chain.version) == (f"flit {OLD}", "flit-core", OLD)
+    assert chain.requirements == ("flit_core >=3.2,<4", f"flit-core=={OLD}")
+    assert [line.split()[0] for line in chain.lock] == [f"flit-core=={OLD}"]
+    assert (chain.cutoff, chain.source_date_epoch) == (WHEEL_UPLOADED, MAINTAINER_SDE)
+    assert "PEP 700" in chain.cutoff_source and chain.resolver.startswith("uv ")
+    assert chain.fingerprint != result.environment.fingerprint
+    assert Result.from_json(json.loads(json.dumps(result.to_json()))).upstream == up
+
+
+def test_a_backend_version_gone_from_the_index_is_not_inferred_and_today_stands(flit_index, checker, interpreters):
+    interpreter = interpreters["3.11"]
+    publish(flit_index, checker, interpreter, "flitgone")
+    flit_index.remove("flit-core", f"flit_core-{OLD}-py3-none-any.whl")
+    result = checker.check(checker.target("flitgone"), interpreter)
+
+    up, chain = result.upstream, result.upstream.toolchain
+    assert result.status == "reproducible"
+    assert (up.status, chain.status) == ("different", "not-inferred"), chain.reason
+    assert f"flit-core=={OLD}" in chain.reason and chain.backend == "flit-core" and chain.build is None
+    assert f"made by flit {NEW} here, flit {OLD} for the index" in up.note
+
+
+def test_the_upstream_command_takes_names_and_local_sdists(flit_index, checker, interpreters, wheelhouse, shared_out,
+                                                          sandboxed, tmp_path, capsys):
+    publish(flit_index, checker, interpreters["3.11"], "flitcli")
+    local = tmp_path / "dist" / "flitcli-1.0.tar.gz"
+    local.parent.mkdir()
+    local.write_bytes(flit_sdist("flitcli", "1.0"))
+    argv = ["flitcli==1.0", str(local), "--python", "3.11", "--index-url", flit_index.url, "--find-links",
+            str(wheelhouse), "--out", str(shared_out), "--json", str(tmp_path / "up.json")]
+    code = main_upstream(argv + ([] if sandboxed else ["--unsandboxed"]))
+    out = capsys.readouterr().out
+
+    assert code == 0, out
+    records = json.loads((tmp_path / "up.json").read_text())
+    assert [(r["name"], r["upstream"]["status"], r["upstream"]["toolchain"]["status"]) for r in records] == \
+        [("flitcli", "identical", "matched")] * 2
+    assert f"toolchain: matched: flit-core=={OLD} (from 'flit {OLD}' in its WHEEL)" in out
+    assert f"SOURCE_DATE_EPOCH={MAINTAINER_SDE}" in out
+    table = out.strip().splitlines()[-3:]
+    assert table[0].split() == ["package", "version", "python", "pypi", "toolchain"]
+    assert [row.split()[3:] for row in table[1:]] == [["identical", "matched"]] * 2
