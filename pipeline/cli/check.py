@@ -12,7 +12,7 @@ from typing import Sequence
 
 from ..engine.check import Checker, Phase
 from ..engine.interpreters import discover, parse_wanted
-from ..errors import PipelineError
+from ..errors import PipelineError, UsageError
 from ..records import Result
 from . import report
 from .options import add_build_options, check_options
@@ -46,6 +46,8 @@ def exit_code(results: Sequence[Result]) -> int:
 
 def main_check(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
+    if args.require_upstream and args.no_upstream:
+        raise UsageError("--require-upstream needs the comparison that --no-upstream turns off")
     discovery = discover(parse_wanted(args.python))
     if discovery.missing:
         print(discovery.missing_message(), file=sys.stderr)

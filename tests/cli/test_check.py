@@ -71,3 +71,25 @@ def test_a_dead_network_is_one_clear_line_after_backing_off(tmp_path, monkeypatc
     assert code == 2 and "cannot reach http://127.0.0.1:9/simple/six/" in err
     assert "Traceback" not in err
     assert waits == [1.0, 2.0, 4.0], "three waits, doubling, between four tries"
+
+
+def _upstream_result(status: str | None, build: str = "reproducible") -> Result:
+    from pipeline.records import Upstream
+
+    return Result(name="x", version="1", python="3.12.1", interpreter="cp312", status=build, started="", finished="",
+                  reproduce="", upstream=Upstream(status) if status else None)
+
+
+@pytest.mark.parametrize("statuses, code", [
+    (["identical", "equivalent"], 0), (["identical", "different"], 1), (["no-wheel"], 1), (["not-comparable"], 1),
+    ([None], 1), (["identical", "not-checked"], 2), ([], 2),
+])
+def test_require_upstream_fails_unless_every_index_wheel_is_reproduced(statuses, code):
+    from pipeline.cli.check import upstream_exit_code
+
+    assert upstream_exit_code([_upstream_result(s) for s in statuses]) == code
+
+
+def test_require_upstream_cannot_be_combined_with_no_upstream(tmp_path, capsys):
+    assert main(["check", "six", "--require-upstream", "--no-upstream", "--out", str(tmp_path)]) == 2
+    assert "--require-upstream needs the comparison" in capsys.readouterr().err

@@ -305,7 +305,10 @@ def test_main_upstream_reuses_the_kept_wheel_and_exits_0_when_verified(built, in
     out = capsys.readouterr().out
     assert code == 0, out
     assert "kept from an earlier build" in out and "equivalent" in out
-    assert Upstream.from_json(json.loads((tmp_path / "up.json").read_text())).status == "equivalent"
+    (record,) = json.loads((tmp_path / "up.json").read_text())
+    upstream = Upstream.from_json(record["upstream"])
+    assert (record["name"], record["origin"], upstream.status) == ("uppkg", "kept from an earlier build", "equivalent")
+    assert upstream.toolchain.status == "not-inferred" and "unknown build backend" in upstream.toolchain.reason
 
     code = main_upstream(argv + ["--rebuild"] + ([] if sandboxed else ["--unsandboxed"]))
     out = capsys.readouterr().out
@@ -331,20 +334,19 @@ def test_a_manylinux_wheel_of_a_c_extension_is_not_comparable(index, make_checke
 # -- against the real PyPI -------------------------------------------------------------------------
 
 @pytest.mark.network
-@pytest.mark.parametrize("requirement, upstream_backend", [("six==1.17.0", "setuptools (75.6.0)"),
-                                                           ("idna==3.10", "flit 3.9.0")])
-def test_a_real_pure_wheel_differs_from_pypi_only_in_its_metadata(requirement, upstream_backend, shared_out,
-                                                                  sandboxed, interpreters):
-    """Measured (2025, cp311): both rebuild to the same code as PyPI's wheel, but today's backends
-    write Metadata-Version 2.4 and put the license under .dist-info/licenses/ (PEP 639), so the
-    wheels are `different`, with every difference inside .dist-info."""
+@pytest.mark.parametrize("requirement, upstream_backend, pinned", [
+    ("six==1.17.0", "setuptools (75.6.0)", "setuptools==75.6.0"), ("idna==3.10", "flit 3.9.0", "flit-core==3.9.0")])
+def test_a_real_pure_wheel_is_reproduced_with_the_toolchain_that_made_it(requirement, upstream_backend, pinned,
+                                                                         shared_out, sandboxed, interpreters):
+    """Measured (2026, cp311): today's backends write Metadata-Version 2.4 and move the license
+    (PEP 639), so the controlled rebuild is `different` from PyPI's wheel; rebuilt with the
+    Generator's backend version and everything else as of the wheel's upload, it is the same."""
     checker = Checker(CheckOptions(out=shared_out, unsandboxed=not sandboxed))
     result = checker.check(checker.target(requirement), interpreters["3.11"])
 
     assert result.status == "reproducible", result.message
-    upstream = result.upstream
-    assert upstream.status == "different", upstream.note
+    upstream, chain = result.upstream, result.upstream.toolchain
     assert upstream.url.startswith("https://files.pythonhosted.org/") and len(upstream.sha256) == 64
-    assert "only metadata: " in upstream.note and "identical" in upstream.note
-    assert f"{upstream_backend} for the index" in upstream.note
-    assert all(".dist-info/" in d.path for d in upstream.differences)
+    assert upstream.reproduced and chain.status == "matched", (upstream.note, chain.reason)
+    assert chain.today == "different" and chain.generator == upstream_backend
+    assert any(line.startswith(pinned + " ") for line in chain.lock)

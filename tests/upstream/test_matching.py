@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.cli import main
 from pipeline.cli.upstream import main_upstream
 from pipeline.engine import sandbox
 from pipeline.engine.check import Checker, CheckOptions, Locks
@@ -105,6 +106,11 @@ def test_a_backend_version_gone_from_the_index_is_not_inferred_and_today_stands(
     assert (up.status, chain.status) == ("different", "not-inferred"), chain.reason
     assert f"flit-core=={OLD}" in chain.reason and chain.backend == "flit-core" and chain.build is None
     assert f"made by flit {NEW} here, flit {OLD} for the index" in up.note
+    argv = ["check", "flitgone", "--python", "3.11", "--index-url", checker.options.index_url, "--find-links",
+            checker.options.find_links[0], "--out", str(checker.options.out)] + \
+        (["--unsandboxed"] if checker.options.unsandboxed else [])
+    assert main(argv) == 0, "reproducible from its sdist"
+    assert main(argv + ["--require-upstream"]) == 1, "but the index's wheel is not what it builds to"
 
 
 def test_the_upstream_command_takes_names_and_local_sdists(flit_index, checker, interpreters, wheelhouse, shared_out,
