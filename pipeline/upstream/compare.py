@@ -26,6 +26,7 @@ from ..explain import compare_wheels
 from ..engine.fetch import fetch_artifact, sha256_of
 from ..engine.net import Client
 from .normalize import ALL_STEPS, normalize
+from .repaired import inspect_repaired, repair_words
 from ..records import Artifact, Difference, Release, Upstream
 
 MatchKind = Literal["exact", "tags", "pure", "repaired"]
@@ -118,18 +119,31 @@ def _python_files(wheel: Path) -> list[str]:
 
 
 def _not_comparable(rebuilt: Path, published: Path, match: Match) -> Upstream:
-    """A repaired wheel cannot equal a plain linux build; say how far the Python files agree."""
+    """A repaired wheel cannot equal a plain linux build; say what auditwheel did and how far the
+    Python files agree (a package with none says so rather than "0/0 identical")."""
     comparison = compare_wheels(rebuilt, published)
     python = [d for d in comparison.differences
               if d.path.endswith(".py") and d.kind in ("content", "added", "removed")]
     ours = _python_files(rebuilt)
     differing = {d.path for d in python if d.kind in ("content", "removed")}
-    same = len(ours) - len(differing)
     extra = sum(1 for d in python if d.kind == "added")
-    tail = f"; {extra} more only in the index's wheel" if extra else ""
-    note = (f"the index's wheel is auditwheel-repaired ({_platforms(match.artifact.filename)}: vendored "
-            f"libraries, patched RPATHs), the rebuild a plain {_platforms(rebuilt.name)} wheel, so their bytes "
-            f"cannot agree; {same}/{len(ours)} Python files identical{tail}")
+    try:
+        repair = inspect_repaired(published)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise WheelUnreadable(str(published), f"not a zip archive ({error})") from None
+    many = repair.compiled != 1
+    compiled = f"its {repair.compiled} compiled file{'s come' if many else ' comes'} from another compiler and C " \
+        f"library, so {'they are' if many else 'it is'} not compared"
+    if ours:
+        same = len(ours) - len(differing)
+        files = f"all {len(ours)} Python files identical" if same == len(ours) else \
+            f"{same} of {len(ours)} Python files identical, {len(differing)} differ"
+    else:
+        files = "it has no Python files to compare"
+    tail = f"; {extra} Python file{'s' if extra != 1 else ''} only in the index's wheel" if extra else ""
+    note = (f"the index's wheel was built for {_platforms(match.artifact.filename)} and repaired by auditwheel "
+            f"({repair_words(repair)}), the rebuild is a plain {_platforms(rebuilt.name)} wheel built here: "
+            f"{compiled}; {files}{tail}")
     return _upstream("not-comparable", match, published, note=note, differences=tuple(python))
 
 

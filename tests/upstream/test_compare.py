@@ -165,8 +165,23 @@ def test_classify_a_repaired_wheel_as_not_comparable_and_count_the_python_files(
     upstream = _classify(rebuilt, _zip(repaired), tmp_path,
                          name="cpkg-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", kind="repaired")
     assert upstream.status == "not-comparable"
-    assert "auditwheel" in upstream.note and "1/2 Python files identical" in upstream.note
+    assert "repaired by auditwheel (1 vendored library in cpkg.libs/)" in upstream.note
+    assert "1 of 2 Python files identical, 1 differ" in upstream.note
     assert [d.path for d in upstream.differences] == ["cpkg/util.py"]  # only Python files are listed
+
+
+def test_a_repaired_wheel_without_python_files_says_so_rather_than_0_of_0(tmp_path):
+    rebuilt = tmp_path / "rebuilt" / "cpkg-1.0-cp311-cp311-linux_x86_64.whl"
+    rebuilt.parent.mkdir()
+    rebuilt.write_bytes(_zip({"_cpkg.cpython-311-x86_64-linux-gnu.so": b"\x7fELF plain"}))
+    published = _zip({"_cpkg.cpython-311-x86_64-linux-gnu.so": b"\x7fELF other"})
+    upstream = _classify(rebuilt, published, tmp_path, name="cpkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+                         kind="repaired")
+    assert upstream.status == "not-comparable"
+    assert "(no vendored libraries and no RPATH: only retagged)" in upstream.note
+    assert "built here: its 1 compiled file comes from another compiler and C library" in upstream.note
+    assert upstream.note.endswith("so it is not compared; it has no Python files to compare")
+    assert "0/0" not in upstream.note
 
 
 # -- fetching: verified, and failures are not-checked ---------------------------------------------
@@ -328,7 +343,7 @@ def test_a_manylinux_wheel_of_a_c_extension_is_not_comparable(index, make_checke
     index.add("cupkg", repaired_name, repaired)
     upstream = checker.upstream(checker.target("cupkg"), interpreters["3.11"], build)
     assert upstream.status == "not-comparable" and upstream.wheel == repaired_name
-    assert "1/1 Python files identical" in upstream.note
+    assert "all 1 Python files identical" in upstream.note and "1 vendored library in cupkg.libs/" in upstream.note
 
 
 # -- against the real PyPI -------------------------------------------------------------------------
