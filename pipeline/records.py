@@ -226,6 +226,7 @@ class Toolchain:
     notes: tuple[str, ...] = ()
     today: str = ""
     build: Build | None = None
+    config_settings: tuple[str, ...] = ()  # -C options the rebuild passed to the frontend
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -235,7 +236,7 @@ class Toolchain:
             "cutoff": self.cutoff, "cutoff_source": self.cutoff_source, "resolver": self.resolver,
             "lock": list(self.lock), "fingerprint": self.fingerprint, "source_date_epoch": self.source_date_epoch,
             "timestamps": self.timestamps, "notes": list(self.notes), "today": self.today,
-            "build": self.build.to_json() if self.build else None,
+            "build": self.build.to_json() if self.build else None, "config_settings": list(self.config_settings),
         }
 
     @classmethod
@@ -249,6 +250,7 @@ class Toolchain:
             status=data["status"], requirements=tuple(data.get("requirements", ())),
             guessed=tuple(data.get("guessed", ())), lock=tuple(data.get("lock", ())),
             source_date_epoch=data.get("source_date_epoch"), notes=tuple(data.get("notes", ())),
+            config_settings=tuple(data.get("config_settings", ())),
             build=Build.from_json(data["build"]) if data.get("build") else None, **text,
         )
 

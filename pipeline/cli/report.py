@@ -61,6 +61,8 @@ def toolchain_lines(chain: Toolchain) -> list[str]:
         sde = chain.source_date_epoch if chain.source_date_epoch is not None else "unset"
         lines.append(f"      SOURCE_DATE_EPOCH={sde}: {chain.timestamps}")
         lines.append(f"      lock: {' '.join(line.split()[0] for line in chain.lock)}; with today's toolchain: {chain.today}")
+        if chain.config_settings:
+            lines.append(f"      config settings: {' '.join(chain.config_settings)}")
         if chain.build and chain.build.log:
             lines.append(f"      log: {chain.build.log}")
     lines += [f"      note: {note}" for note in chain.notes]

@@ -181,7 +181,7 @@ class Checker:
             return upstream
         self._say(target, interpreter, "upstream: the index's toolchain")
         try:
-            return match_toolchain(self, prepared, upstream)
+            return match_toolchain(self, prepared, build, upstream)
         except Exception as exc:  # nor may the matching rebuild's
             return replace(upstream, note=f"{upstream.note}; the matching rebuild failed: tracker error: {_detail(exc)}")
 

@@ -183,6 +183,8 @@ def _toolchain(chain: Toolchain) -> str:
     if chain.status == "matched":
         sde = chain.source_date_epoch if chain.source_date_epoch is not None else "unset"
         rows.append(f"<code>SOURCE_DATE_EPOCH={e(sde)}</code>: {e(chain.timestamps)}")
+        if chain.config_settings:
+            rows.append("config settings: " + " ".join(f"<code>{e(c)}</code>" for c in chain.config_settings))
         if chain.today:
             rows.append(f"with today's toolchain (the controlled rebuild): {e(chain.today)}")
     rows += [e(note) for note in chain.notes]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from ..engine.provision import DEFAULT_REQUIRES
 from ..errors import NotInferred, WheelUnreadable
@@ -58,6 +58,9 @@ BACKENDS: dict[str, Backend] = {
 #: PEP 517's fallback when an sdist names no build-backend
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 
+_PARENTHESISED = re.compile(r"^Requires-Dist: *[A-Za-z0-9._-]+(?:\[[^\]]*\])? \(", re.M)
+#: setuptools-made wheels (its own bdist_wheel, or wheel's) whose python tag the command line can set
+TAGGED_BY_BDIST_WHEEL = ("setuptools", "bdist_wheel")
 _GENERATOR = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9_.-]*?)\s*(?:\(\s*(?P<paren>[^)\s]+)\s*\)|(?P<bare>\d\S*))?\s*$")
 
 
@@ -70,6 +73,8 @@ class WheelFacts:
     metadata_version: str
     times: tuple[tuple[int, int, int, int, int, int], ...]  # distinct zip entry times, sorted
     windows: bool  # some entry was zipped on MS-DOS/Windows (create_system 0)
+    #: some Requires-Dist is written ``name (spec)``: wheel < 0.41's metadata conversion wrote that
+    parenthesised: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ class Inference:
     source_date_epoch: str | None  # None: leave it unset
     timestamps: str  # the rule that chose source_date_epoch, in words
     notes: tuple[str, ...] = ()
+    config_settings: tuple[str, ...] = ()  # -C options for the frontend, e.g. a python tag the wheel shows
 
 
 def parse_generator(text: str) -> tuple[str, str] | None:
@@ -139,6 +145,7 @@ def read_wheel(path: Path) -> WheelFacts:
         metadata_version=_header(texts["METADATA"], "metadata-version"),
         times=tuple(sorted({i.date_time for i in infos})),
         windows=any(i.create_system == 0 for i in infos),
+        parenthesised=bool(_PARENTHESISED.search(texts["METADATA"].split("\n\n", 1)[0])),
     )
 
 
@@ -216,8 +223,38 @@ def _name(requirement: str) -> str | None:
         return None
 
 
-def infer(facts: WheelFacts, system: BuildSystem) -> Inference:
-    """The toolchain that made ``facts``' wheel from an sdist declaring ``system``; NotInferred if none."""
+def _python_tags(filename: str) -> str:
+    try:
+        tags = parse_wheel_filename(filename)[3]
+    except InvalidWheelFilename:
+        return ""
+    if not all(t.abi == "none" and t.platform == "any" for t in tags):
+        return ""
+    return ".".join(sorted({t.interpreter for t in tags}))
+
+
+def _fingerprints(family: str, facts: WheelFacts, rebuilt: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """What the published wheel shows of its maker's environment beyond the Generator:
+    (guessed requirements, frontend config settings, notes)."""
+    guessed, settings, notes = [], [], []
+    if family == "setuptools" and facts.parenthesised:
+        # setuptools >= 71 converts metadata with an installed wheel when there is one
+        guessed.append("wheel<0.41")
+        notes.append("Requires-Dist is written 'name (spec)', as wheel < 0.41 wrote it: the maker's environment had "
+                     "an older wheel installed beside setuptools")
+    ours, theirs = _python_tags(rebuilt), _python_tags(facts.filename)
+    if family in TAGGED_BY_BDIST_WHEEL and ours and theirs and ours != theirs:
+        settings.append(f"--build-option=--python-tag={theirs}")
+        notes.append(f"the index's wheel is tagged {theirs}, the backend's default here {ours}: bdist_wheel was asked "
+                     f"for it (--universal or --python-tag)")
+    return tuple(guessed), tuple(settings), tuple(notes)
+
+
+def infer(facts: WheelFacts, system: BuildSystem, rebuilt: str = "") -> Inference:
+    """The toolchain that made ``facts``' wheel from an sdist declaring ``system``; NotInferred if none.
+
+    ``rebuilt`` is the controlled rebuild's file name, to tell a python tag the backend would not
+    choose by itself."""
     if not facts.generator:
         raise NotInferred(f"{facts.filename} names no Generator in its WHEEL file")
     parsed = parse_generator(facts.generator)
@@ -235,7 +272,8 @@ def infer(facts: WheelFacts, system: BuildSystem) -> Inference:
         raise NotInferred(f"the sdist's build requirement {bad[0]!r} is not a valid requirement")
     pinned = f"{backend.project}=={version}"
     sde, rule = timestamp_rule(facts.times)
-    notes = []
+    guessed, settings, notes = _fingerprints(family, facts, rebuilt)
+    guessed, notes = backend.implied + guessed, list(notes)
     if facts.windows:
         notes.append("the index's wheel was zipped on Windows (entries made by MS-DOS/Windows): line endings and "
                      "modes may not match a Linux rebuild")
@@ -243,6 +281,6 @@ def infer(facts: WheelFacts, system: BuildSystem) -> Inference:
         notes.append(f"the sdist wraps its backend in-tree ({system.backend})")
     return Inference(
         family=family, backend=backend.project, version=version,
-        requirements=(*system.requires, pinned, *backend.implied), pinned=pinned, guessed=backend.implied,
-        source_date_epoch=sde, timestamps=rule, notes=tuple(notes),
+        requirements=(*system.requires, pinned, *guessed), pinned=pinned, guessed=guessed,
+        source_date_epoch=sde, timestamps=rule, notes=tuple(notes), config_settings=settings,
     )

@@ -79,9 +79,10 @@ def _record(status: str, facts: WheelFacts | None, inference: Inference | None, 
         fields.setdefault("metadata_version", facts.metadata_version)
         fields.setdefault("source", f"WHEEL Generator and METADATA of {facts.filename}")
     if inference is not None:
-        fields.update(backend=inference.backend, version=inference.version, requirements=inference.requirements,
-                      guessed=inference.guessed, source_date_epoch=inference.source_date_epoch,
-                      timestamps=inference.timestamps, notes=inference.notes)
+        fields.update(backend=inference.backend, version=inference.version, guessed=inference.guessed,
+                      source_date_epoch=inference.source_date_epoch, timestamps=inference.timestamps,
+                      notes=inference.notes, config_settings=inference.config_settings)
+        fields.setdefault("requirements", inference.requirements)
     return Toolchain(status, **fields)
 
 
@@ -93,17 +94,19 @@ def _missing(checker: Checker, prepared: Prepared, env: Environment, log: Path) 
                                                         prepared.uid)
 
 
-def environment(checker: Checker, prepared: Prepared, inference: Inference, cutoff: str, wheel_sha: str,
-                log: Path) -> Environment:
-    """The pinned environment of the inferred toolchain: resolved once (then cached), installed from hashes."""
+def environment(checker: Checker, prepared: Prepared, inference: Inference, cutoff: str, log: Path
+                ) -> tuple[Environment, tuple[str, ...]]:
+    """The pinned environment of the inferred toolchain and the requirements it was resolved from
+    (the inference's, and what the backend's hook asked for): resolved once, cached, installed from hashes."""
     interpreter, uid = prepared.interpreter, prepared.uid
     toolchain = environments.read_lock(environments.toolchain_lock_path(interpreter))
-    base = environments.base_fingerprint(interpreter, toolchain)
-    cached = (checker.workspace.locks / LABEL / prepared.target.sdist.sha256[:2] /
-              f"{prepared.target.sdist.sha256}-{wheel_sha[:16]}-{interpreter.tag}-{base[:16]}.txt")
+    key = environments.fingerprint(prepared.target.sdist.sha256, inference.requirements, cutoff,
+                                   environments.base_fingerprint(interpreter, toolchain))
+    cached = checker.workspace.locks / LABEL / key[:2] / f"{key}-{interpreter.tag}.txt"
+    asked = cached.with_suffix(".in")
     lock = load_lock(cached)
-    if lock is not None:
-        return checker.provisioner.ensure(interpreter, toolchain, lock, log, uid)
+    if lock is not None and asked.is_file():
+        return checker.provisioner.ensure(interpreter, toolchain, lock, log, uid), load_lock(asked) or ()
     pinned = (Requirement(inference.pinned).name,)
 
     def resolve(requirements: tuple[str, ...]) -> tuple[str, ...]:
@@ -122,12 +125,13 @@ def environment(checker: Checker, prepared: Prepared, inference: Inference, cuto
         still = _missing(checker, prepared, env, log)
         if still:
             raise NotInferred(f"the backend still asks for {', '.join(still)} in the inferred toolchain")
+    save_lock(asked, requirements)
     save_lock(cached, lock)
-    return env
+    return env, requirements
 
 
-def match_toolchain(checker: Checker, prepared: Prepared, upstream: Upstream) -> Upstream:
-    """``upstream`` (the controlled rebuild against the index's wheel), redone with the toolchain
+def match_toolchain(checker: Checker, prepared: Prepared, controlled: Build, upstream: Upstream) -> Upstream:
+    """``upstream`` (the ``controlled`` rebuild against the index's wheel), redone with the toolchain
     that made the index's wheel when that can be inferred; never raises a PipelineError."""
     release = prepared.target.release
     artifact = _published(release, upstream.wheel) if release else None
@@ -138,7 +142,7 @@ def match_toolchain(checker: Checker, prepared: Prepared, upstream: Upstream) ->
     try:
         published = fetch_artifact(checker.client, artifact, checker.workspace.wheels_cache)
         facts = read_wheel(published)
-        inference = infer(facts, read_build_system(prepared.target.sdist_path))
+        inference = infer(facts, read_build_system(prepared.target.sdist_path), controlled.wheel or "")
         cutoff, cutoff_source = upload_cutoff(checker.client, release, artifact)
     except NotInferred as why:
         reason = why.reason
@@ -155,20 +159,20 @@ def match_toolchain(checker: Checker, prepared: Prepared, upstream: Upstream) ->
     log.unlink(missing_ok=True)
     try:
         inferred["resolver"] = f"{uv_version(uv_binary())} pip compile --no-build --exclude-newer CUTOFF"
-        env = environment(checker, prepared, inference, cutoff, artifact.sha256 or "", log)
+        env, requirements = environment(checker, prepared, inference, cutoff, log)
         settings = prepared.controlled()
         env_vars = {k: v for k, v in settings.env_vars.items() if k != "SOURCE_DATE_EPOCH"}
         if inference.source_date_epoch is not None:
             env_vars["SOURCE_DATE_EPOCH"] = inference.source_date_epoch
-        build, reason = checker.rebuild(dataclasses.replace(prepared, environment=env), LABEL,
-                                        dataclasses.replace(settings, env_vars=env_vars))
+        build, reason = checker.rebuild(dataclasses.replace(prepared, environment=env), LABEL, dataclasses.replace(
+            settings, env_vars=env_vars, config_settings=inference.config_settings))
     except NotInferred as why:
         return dataclasses.replace(upstream, toolchain=_record("not-inferred", facts, inference, reason=why.reason,
                                                                **inferred))
     except PipelineError as error:
         return dataclasses.replace(upstream, toolchain=_record("failed", facts, inference, reason=str(error),
                                                                **inferred))
-    done = dict(inferred, lock=env.requirements, fingerprint=env.fingerprint, build=build)
+    done = dict(inferred, lock=env.requirements, fingerprint=env.fingerprint, build=build, requirements=requirements)
     if reason or not build.path:
         return dataclasses.replace(upstream, toolchain=_record(
             "failed", facts, inference, reason=f"the rebuild with the inferred toolchain failed: {reason or 'no wheel'}",

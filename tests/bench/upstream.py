@@ -146,7 +146,7 @@ def _matching(workdir: Path, requirement: str) -> Iterator[Figure]:
         timings = []
         for _ in ("cold", "warm"):
             started = time.perf_counter()
-            matched = match_toolchain(checker, prepared, today)
+            matched = match_toolchain(checker, prepared, build, today)
             timings.append(time.perf_counter() - started)
     chain = matched.toolchain
     label = f"{name}: {today.status} today -> {matched.status} ({chain.status if chain else '-'})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tarfile
 import zipfile
@@ -159,3 +160,29 @@ def test_a_huge_pyproject_is_refused_not_read(tmp_path):
     path.write_bytes(_tar({}, [info]))
     with pytest.raises(NotInferred, match="over 1048576 bytes"):
         read_build_system(path)
+
+
+def test_parenthesised_requires_dist_means_an_older_wheel_beside_setuptools(tmp_path):
+    path = tmp_path / "pkg-1.0-py3-none-any.whl"
+    path.write_bytes(_wheel({f"{DIST}/METADATA": "Metadata-Version: 2.1\nName: pkg\nRequires-Dist: botocore[crt] "
+                                                 "(<2.0a.0,>=1.37.4) ; extra == 'crt'\n\nRequires-Dist: x (1)\n",
+                             f"{DIST}/WHEEL": "Generator: setuptools (75.1.0)\n"}))
+    facts = read_wheel(path)
+    assert facts.parenthesised
+    inference = infer(facts, LEGACY)
+    assert inference.guessed == ("wheel<0.41",) and inference.requirements[-1] == "wheel<0.41"
+    assert any("wheel < 0.41" in note for note in inference.notes)
+    path.write_bytes(_wheel({f"{DIST}/METADATA": "Metadata-Version: 2.1\nRequires-Dist: x>=1\n\nRequires-Dist: x (1)\n",
+                             f"{DIST}/WHEEL": "Generator: setuptools (75.1.0)\n"}))
+    facts = read_wheel(path)
+    assert not facts.parenthesised, "the description below the headers does not count"
+    assert infer(facts, LEGACY).guessed == ()
+
+
+def test_a_python_tag_the_backend_would_not_choose_is_asked_of_bdist_wheel():
+    facts = dataclasses.replace(_facts("bdist_wheel (0.42.0)"), filename="pytz-1.0-py2.py3-none-any.whl")
+    inference = infer(facts, LEGACY, rebuilt="pytz-1.0-py3-none-any.whl")
+    assert inference.config_settings == ("--build-option=--python-tag=py2.py3",)
+    assert infer(facts, LEGACY, rebuilt="pytz-1.0-py2.py3-none-any.whl").config_settings == ()
+    assert infer(dataclasses.replace(facts, generator="flit 3.11.0"), FLIT,
+                 rebuilt="pytz-1.0-py3-none-any.whl").config_settings == (), "only bdist_wheel takes the option"

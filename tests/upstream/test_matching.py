@@ -133,3 +133,38 @@ def test_the_upstream_command_takes_names_and_local_sdists(flit_index, checker, 
     table = out.strip().splitlines()[-3:]
     assert table[0].split() == ["package", "version", "python", "pypi", "toolchain"]
     assert [row.split()[3:] for row in table[1:]] == [["identical", "matched"]] * 2
+
+
+def setuptools_sdist(name: str, version: str) -> bytes:
+    top = f"{name}-{version}"
+    pyproject = (f'[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n\n'
+                 f'[project]\nname = "{name}"\nversion = "{version}"\n')
+    return _tar({f"{top}/pyproject.toml": pyproject.encode(), f"{top}/{name}.py": b"VALUE = 1\n",
+                 f"{top}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()})
+
+
+def test_a_python_tag_the_maintainer_asked_for_is_asked_again(json_index, wheelhouse, shared_out, sandboxed,
+                                                              interpreters):
+    """setuptools' default tag is py3; the maintainer asked bdist_wheel for py2.py3, which the wheel's
+    name shows: the matching rebuild passes the same option and comes out the same."""
+    setuptools = next(wheelhouse.glob("setuptools-80.9.0-*.whl"), None) or pytest.fail("no setuptools 80.9.0 in "
+                                                                                        "the offline wheelhouse")
+    json_index.add_file("setuptools", setuptools, "2025-05-27T00:56:49.664463Z")
+    json_index.add("tagpkg", "tagpkg-1.0.tar.gz", setuptools_sdist("tagpkg", "1.0"), SDIST_UPLOADED)
+    checker = Checker(CheckOptions(out=shared_out, index_url=json_index.url, find_links=(str(wheelhouse),),
+                                   timeout=120.0, unsandboxed=not sandboxed))
+    interpreter = interpreters["3.11"]
+    target = checker.target("tagpkg==1.0")
+    with sandbox.lease_uid() as uid, checker.prepare(target, interpreter, uid) as prepared:
+        settings = dataclasses.replace(prepared.controlled(), config_settings=("--build-option=--python-tag=py2.py3",),
+                                       env_vars={**prepared.controlled().env_vars, "SOURCE_DATE_EPOCH": MAINTAINER_SDE})
+        build, reason = checker.rebuild(prepared, "maintainer", settings)
+    assert not reason and build.wheel == "tagpkg-1.0-py2.py3-none-any.whl", reason
+    json_index.add("tagpkg", build.wheel, Path(build.path).read_bytes(), "2025-06-01T00:00:00Z")
+
+    result = checker.check(checker.target("tagpkg"), interpreter)
+    up, chain = result.upstream, result.upstream.toolchain
+    assert result.builds[0].wheel == "tagpkg-1.0-py3-none-any.whl"
+    assert (up.status, chain.status, chain.today) == ("identical", "matched", "different"), up.note
+    assert chain.config_settings == ("--build-option=--python-tag=py2.py3",)
+    assert chain.build.wheel == "tagpkg-1.0-py2.py3-none-any.whl"

@@ -72,6 +72,7 @@ def test_what_cannot_be_resolved_is_not_inferred_with_uvs_reason(resolve, requir
     assert says in raised.value.reason and "error: No solution found" not in raised.value.reason
 
 
+@pytest.mark.slow  # uv retries for about 6 s first
 def test_an_unreachable_index_is_the_trackers_failure_not_a_verdict(interpreters, sandboxed, tmp_path):
     with pytest.raises(EnvironmentFailed, match="could not be reached") as raised:
         resolve_lock(("flit_core",), cutoff="2025-01-01T00:00:00Z", pinned=(), interpreter=interpreters["3.11"],
