@@ -214,6 +214,25 @@ def test_a_wheel_without_a_published_digest_is_not_trusted(handmade, tmp_path):
     assert upstream.status == "not-checked" and "no sha256" in upstream.note
 
 
+def test_a_compiled_rebuild_names_the_pure_wheel_the_index_also_publishes(tmp_path):
+    rebuilt = tmp_path / "rebuilt" / "cpkg-1.0-cp311-cp311-linux_x86_64.whl"
+    rebuilt.parent.mkdir()
+    rebuilt.write_bytes(_zip({"cpkg/__init__.py": b"", "cpkg/_x.cpython-311-x86_64-linux-gnu.so": b"\x7fELF a"}))
+    repaired = "cpkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+    published = tmp_path / "published" / repaired
+    published.parent.mkdir()
+    published.write_bytes(_zip({"cpkg/__init__.py": b"", "cpkg/_x.cpython-311-x86_64-linux-gnu.so": b"\x7fELF b"}))
+    artifact = Artifact(repaired, published.as_uri(), hashlib.sha256(published.read_bytes()).hexdigest())
+    upstream = classify(rebuilt, published, Match(artifact, "repaired"), tmp_path,
+                        [artifact, _artifact("cpkg-1.0-py3-none-any.whl"), _artifact("other-1.0-py3-none-any.whl")])
+    assert "the one Python file is identical; the index also publishes a pure wheel, cpkg-1.0-py3-none-any.whl, " \
+           "which this sdist builds here only as a compiled one" in upstream.note
+    release = Release("cpkg", "1.0", None, (_artifact("cpkg-1.0-py3-none-any.whl"),))
+    upstream = check_upstream(Client(), release, rebuilt, tmp_path / "store", tmp_path / "s")
+    assert upstream.status == "no-wheel"
+    assert "among them a pure one, cpkg-1.0-py3-none-any.whl, which this sdist does not build here" in upstream.note
+
+
 def test_no_wheel_for_the_tag_says_what_else_is_published(handmade, tmp_path):
     release = Release("uppkg", "1.0", None, (_artifact("uppkg-1.0-cp311-cp311-win_amd64.whl"),))
     upstream = check_upstream(Client(), release, handmade, tmp_path / "store", tmp_path / "s")
