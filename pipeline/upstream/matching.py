@@ -145,8 +145,7 @@ def match_toolchain(checker: Checker, prepared: Prepared, controlled: Build, ups
         inference = infer(facts, read_build_system(prepared.target.sdist_path), controlled.wheel or "")
         cutoff, cutoff_source = upload_cutoff(checker.client, release, artifact)
     except NotInferred as why:
-        reason = why.reason
-        return dataclasses.replace(upstream, toolchain=_record("not-inferred", facts, inference, reason=reason,
+        return dataclasses.replace(upstream, toolchain=_record("not-inferred", facts, inference, reason=why.reason,
                                                                today=upstream.status))
     except PipelineError as error:
         return dataclasses.replace(upstream, toolchain=_record("failed", facts, inference, reason=str(error),
@@ -182,7 +181,10 @@ def match_toolchain(checker: Checker, prepared: Prepared, controlled: Build, ups
         return dataclasses.replace(upstream, toolchain=_record(
             "failed", facts, inference, reason=f"the rebuild made {build.wheel}, not a wheel for {artifact.filename}'s tags",
             **done))
-    return compare_matching(checker, match, build, published, _record("matched", facts, inference, **done))
+    try:
+        return compare_matching(checker, match, build, published, _record("matched", facts, inference, **done))
+    except PipelineError as error:  # the rebuilt wheel unreadable: the controlled comparison stands
+        return dataclasses.replace(upstream, toolchain=_record("failed", facts, inference, reason=str(error), **done))
 
 
 def compare_matching(checker: Checker, match: Match, build: Build, published: Path, toolchain: Toolchain) -> Upstream:

@@ -1,4 +1,5 @@
-"""A wheel made by an older backend, published on a local PEP 691 index: inferred, rebuilt, reproduced offline.
+"""Where the cutoff comes from; and end to end, a wheel made by an older backend, published on a local
+PEP 691 index: inferred, rebuilt, reproduced offline.
 
 The "maintainer" builds the fixture sdist with flit_core 3.11.0 and SOURCE_DATE_EPOCH set; the
 index lists flit_core 3.11.0 and 3.12.0 (both in the offline wheelhouse) with upload times on
@@ -13,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -20,11 +22,12 @@ from pipeline.cli import main
 from pipeline.cli.upstream import main_upstream
 from pipeline.engine import sandbox
 from pipeline.engine.check import Checker, CheckOptions, Locks
-from pipeline.records import Result
+from pipeline.engine.net import Response
+from pipeline.errors import NotInferred
+from pipeline.records import Artifact, Release, Result, Upstream
+from pipeline.upstream.matching import json_api_url, match_toolchain, upload_cutoff
 from tests.sdists import _tar
 from tests.upstream.test_toolchain import NEW, OLD, UPLOADED, flit_core, sha256
-
-pytestmark = pytest.mark.slow
 
 MAINTAINER_SDE = "1740787200"  # 2025-03-01T00:00:00Z
 SDIST_UPLOADED = "2025-03-02T10:00:00.000000Z"
@@ -74,6 +77,7 @@ def checker(flit_index, wheelhouse, shared_out, sandboxed):
                                 timeout=120.0, unsandboxed=not sandboxed))
 
 
+@pytest.mark.slow
 def test_a_wheel_made_by_an_older_backend_is_inferred_and_reproduced(flit_index, checker, interpreters):
     interpreter = interpreters["3.11"]
     published = publish(flit_index, checker, interpreter, "flitpkg")
@@ -95,6 +99,7 @@ def test_a_wheel_made_by_an_older_backend_is_inferred_and_reproduced(flit_index,
     assert Result.from_json(json.loads(json.dumps(result.to_json()))).upstream == up
 
 
+@pytest.mark.slow
 def test_a_backend_version_gone_from_the_index_is_not_inferred_and_today_stands(flit_index, checker, interpreters):
     interpreter = interpreters["3.11"]
     publish(flit_index, checker, interpreter, "flitgone")
@@ -113,6 +118,7 @@ def test_a_backend_version_gone_from_the_index_is_not_inferred_and_today_stands(
     assert main(argv + ["--require-upstream"]) == 1, "but the index's wheel is not what it builds to"
 
 
+@pytest.mark.slow
 def test_the_upstream_command_takes_names_and_local_sdists(flit_index, checker, interpreters, wheelhouse, shared_out,
                                                           sandboxed, tmp_path, capsys):
     publish(flit_index, checker, interpreters["3.11"], "flitcli")
@@ -143,6 +149,7 @@ def setuptools_sdist(name: str, version: str) -> bytes:
                  f"{top}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()})
 
 
+@pytest.mark.slow
 def test_a_python_tag_the_maintainer_asked_for_is_asked_again(json_index, wheelhouse, shared_out, sandboxed,
                                                               interpreters):
     """setuptools' default tag is py3; the maintainer asked bdist_wheel for py2.py3, which the wheel's
@@ -168,3 +175,68 @@ def test_a_python_tag_the_maintainer_asked_for_is_asked_again(json_index, wheelh
     assert (up.status, chain.status, chain.today) == ("identical", "matched", "different"), up.note
     assert chain.config_settings == ("--build-option=--python-tag=py2.py3",)
     assert chain.build.wheel == "tagpkg-1.0-py2.py3-none-any.whl"
+
+
+# -- the cutoff and what is never matched (no build) ------------------------------------------------
+
+WHEEL = "pkg-1.0-py3-none-any.whl"
+
+
+class FakeClient:
+    """Answers every GET with one canned response and remembers what was asked."""
+
+    def __init__(self, status: int, payload: object) -> None:
+        self.status, self.body, self.asked = status, json.dumps(payload).encode(), []
+
+    def get(self, url: str, accept: str = "*/*") -> Response:
+        self.asked.append((url, accept))
+        return Response(url, self.status, "application/json", self.body)
+
+
+def _release(index_url: str) -> Release:
+    return Release("pkg", "1.0", None, (), index_url)
+
+
+def test_the_index_upload_time_comes_first_and_nothing_is_fetched():
+    client = FakeClient(500, {})
+    artifact = Artifact(WHEEL, "https://x/" + WHEEL, "a" * 64, upload_time="2025-03-05T20:05:00.369721Z")
+    assert upload_cutoff(client, _release("https://pypi.org/simple/"), artifact) == (
+        "2025-03-05T20:05:00.369721Z", "the index's upload-time for the wheel (PEP 700)")
+    assert client.asked == []
+
+
+def test_without_it_pypis_json_api_gives_the_wheels_own_upload_time():
+    client = FakeClient(200, {"urls": [{"filename": "pkg-1.0.tar.gz", "upload_time_iso_8601": "2025-01-01T00:00:00Z"},
+                                       {"filename": WHEEL, "upload_time_iso_8601": "2025-03-05T20:05:00.369721Z"}]})
+    cutoff = upload_cutoff(client, _release("https://pypi.org/simple/"), Artifact(WHEEL, "https://x/" + WHEEL, "a" * 64))
+    assert cutoff == ("2025-03-05T20:05:00.369721Z", "PyPI's JSON API (upload_time_iso_8601)")
+    assert client.asked == [("https://pypi.org/pypi/pkg/1.0/json", "application/json")]
+
+
+@pytest.mark.parametrize("index_url, status, payload, says", [
+    ("https://mirror.example/simple/", 200, {}, "no PEP 700 upload-time"),
+    ("https://pypi.org/simple/", 404, {}, "neither the index nor PyPI's JSON API"),
+    ("https://pypi.org/simple/", 200, {"urls": [{"filename": "other.whl", "upload_time_iso_8601": "x"}]}, "neither"),
+    ("https://pypi.org/simple/", 200, ["not", "an", "object"], "neither"),
+])
+def test_no_upload_time_anywhere_is_not_inferred(index_url, status, payload, says):
+    with pytest.raises(NotInferred, match=says):
+        upload_cutoff(FakeClient(status, payload), _release(index_url), Artifact(WHEEL, "https://x/" + WHEEL, "a" * 64))
+
+
+@pytest.mark.parametrize("index_url, expected", [
+    ("https://pypi.org/simple/", "https://pypi.org/pypi/pkg/1.0/json"),
+    ("https://test.pypi.org/simple/", "https://test.pypi.org/pypi/pkg/1.0/json"),
+    ("http://pypi.org/simple/", None), ("https://pypi.org.evil.example/simple/", None), ("file:///srv/simple/", None),
+])
+def test_the_json_api_is_asked_only_of_pypi_itself(index_url, expected):
+    assert json_api_url(index_url, "pkg", "1.0") == expected
+
+
+@pytest.mark.parametrize("upstream", [Upstream("no-wheel"), Upstream("not-checked", wheel=WHEEL),
+                                      Upstream("not-comparable", wheel="pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"),
+                                      Upstream("different", wheel="gone-1.0-py3-none-any.whl")])
+def test_nothing_is_matched_without_a_published_wheel_to_match(upstream):
+    release = Release("pkg", "1.0", None, (Artifact(WHEEL, "https://x/" + WHEEL, "a" * 64),))
+    prepared = SimpleNamespace(target=SimpleNamespace(release=release, sdist_path="/nowhere.tar.gz"))
+    assert match_toolchain(None, prepared, None, upstream) is upstream
