@@ -362,7 +362,7 @@ def test_a_manylinux_wheel_of_a_c_extension_is_not_comparable(index, make_checke
     index.add("cupkg", repaired_name, repaired)
     upstream = checker.upstream(checker.target("cupkg"), interpreters["3.11"], build)
     assert upstream.status == "not-comparable" and upstream.wheel == repaired_name
-    assert "all 1 Python files identical" in upstream.note and "1 vendored library in cupkg.libs/" in upstream.note
+    assert "the one Python file is identical" in upstream.note and "1 vendored library in cupkg.libs/" in upstream.note
 
 
 # -- against the real PyPI -------------------------------------------------------------------------
