@@ -177,9 +177,9 @@ def test_an_unreachable_index_during_resolution_is_an_error_never_build_failed(i
     assert "could not be reached" in result.message
 
 
-def test_given_locks_are_built_with_and_nothing_is_resolved(index, make_checker, interpreters, wheelhouse):
+def test_given_locks_are_built_with_and_nothing_is_resolved(index, make_checker, interpreters, wheelhouse, tmp_path):
     index.add("lockedpkg", "lockedpkg-1.0.tar.gz", cext_sdist("lockedpkg", "1.0"))
-    checker = make_checker(index)
+    checker = make_checker(index, out=tmp_path / "out")  # its own out/: the environment is made here, and logged
     target = checker.target("lockedpkg")
     setuptools = next(wheelhouse.glob("setuptools-*.whl"))
     version = setuptools.name.split("-")[1]
