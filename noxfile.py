@@ -127,5 +127,5 @@ def render(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def upstream(session: nox.Session) -> None:
-    """Compare a release's rebuilt wheel with the index's: nox -s upstream -- PKG[==VER] [--python X.Y]."""
+    """Is the index's wheel what its sdist builds to: nox -s upstream -- PKG[==VER]... | SDIST... [--python X.Y]."""
     _pipeline(session, "upstream")

@@ -155,3 +155,9 @@ class WheelOverCap(WheelUnreadable):
         self.path = path
         self.reason = reason
         PipelineError.__init__(self, f"refused wheel {path} before inflating it: {reason}")
+class NotInferred(PipelineError):
+    """The toolchain that made a published wheel cannot be inferred or resolved; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

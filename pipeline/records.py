@@ -5,7 +5,6 @@ The JSON form of :class:`Result` is the public API (see ``docs/schema.md``).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 from dataclasses import dataclass, field
@@ -30,6 +29,11 @@ VariationOutcome = Literal["same", "differs", "not-tested"]
 
 UpstreamStatus = Literal["identical", "equivalent", "different", "no-wheel", "not-comparable", "not-checked"]
 UPSTREAM_STATUSES: tuple[str, ...] = get_args(UpstreamStatus)
+#: the index's wheel verified from its sdist
+UPSTREAM_REPRODUCED: tuple[str, ...] = ("identical", "equivalent")
+#: how the rebuild compared with the index's wheel was made (docs/upstream.md)
+ToolchainStatus = Literal["matched", "not-needed", "not-inferred", "failed"]
+TOOLCHAIN_STATUSES: tuple[str, ...] = get_args(ToolchainStatus)
 
 
 def utcnow() -> str:
@@ -209,8 +213,71 @@ class Difference:
 
 
 @dataclass(frozen=True)
+class Toolchain:
+    """The toolchain inferred from the index's wheel, and the extra rebuild made with it.
+
+    ``status``: ``matched`` (the comparison is with a rebuild in this toolchain), ``not-needed``
+    (the controlled rebuild was already identical), ``not-inferred`` (nothing trustworthy to infer
+    or resolve: ``reason``), ``failed`` (inferred, but the rebuild could not be made: ``reason``).
+    Unless ``matched``, the comparison is with the controlled rebuild.  ``today`` is how the
+    controlled rebuild (today's toolchain) compared.
+    """
+
+    status: ToolchainStatus
+    reason: str = ""
+    generator: str = ""  # WHEEL's Generator line, as read
+    metadata_version: str = ""  # METADATA's Metadata-Version, as read
+    backend: str = ""  # the PyPI project pinned
+    version: str = ""
+    source: str = ""  # where backend and version were read
+    requirements: tuple[str, ...] = ()  # what was resolved: the sdist's requires, the pin, the guesses
+    guessed: tuple[str, ...] = ()  # requirements the Generator implies but does not prove
+    cutoff: str = ""  # everything but the pin as uploaded before this (the wheel's upload time)
+    cutoff_source: str = ""
+    resolver: str = ""
+    lock: tuple[str, ...] = ()
+    fingerprint: str = ""  # of the environment the rebuild used
+    source_date_epoch: str | None = None  # None: unset for the rebuild
+    timestamps: str = ""  # the rule that chose source_date_epoch
+    notes: tuple[str, ...] = ()
+    today: str = ""
+    build: Build | None = None
+    config_settings: tuple[str, ...] = ()  # -C options the rebuild passed to the frontend
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "reason": self.reason, "generator": self.generator,
+            "metadata_version": self.metadata_version, "backend": self.backend, "version": self.version,
+            "source": self.source, "requirements": list(self.requirements), "guessed": list(self.guessed),
+            "cutoff": self.cutoff, "cutoff_source": self.cutoff_source, "resolver": self.resolver,
+            "lock": list(self.lock), "fingerprint": self.fingerprint, "source_date_epoch": self.source_date_epoch,
+            "timestamps": self.timestamps, "notes": list(self.notes), "today": self.today,
+            "build": self.build.to_json() if self.build else None, "config_settings": list(self.config_settings),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Toolchain:
+        if data.get("status") not in TOOLCHAIN_STATUSES:
+            raise ValueError(f"unknown toolchain status {data.get('status')!r}")
+        text = {k: str(data.get(k) or "") for k in ("reason", "generator", "metadata_version", "backend", "version",
+                                                     "source", "cutoff", "cutoff_source", "resolver", "fingerprint",
+                                                     "timestamps", "today")}
+        return cls(
+            status=data["status"], requirements=tuple(data.get("requirements", ())),
+            guessed=tuple(data.get("guessed", ())), lock=tuple(data.get("lock", ())),
+            source_date_epoch=data.get("source_date_epoch"), notes=tuple(data.get("notes", ())),
+            config_settings=tuple(data.get("config_settings", ())),
+            build=Build.from_json(data["build"]) if data.get("build") else None, **text,
+        )
+
+
+@dataclass(frozen=True)
 class Upstream:
-    """How the rebuilt wheel compares with the wheel the index publishes."""
+    """How the rebuilt wheel compares with the wheel the index publishes.
+
+    ``toolchain`` (None in records made before it existed) says which rebuild was compared: one
+    made with the toolchain inferred from the index's wheel, or the controlled one.
+    """
 
     status: UpstreamStatus
     wheel: str | None = None
@@ -219,6 +286,12 @@ class Upstream:
     passes: tuple[str, ...] = ()
     differences: tuple[Difference, ...] = ()
     note: str = ""
+    toolchain: Toolchain | None = None
+
+    @property
+    def reproduced(self) -> bool:
+        """The index's wheel is verified from its sdist (identical, or equivalent)."""
+        return self.status in UPSTREAM_REPRODUCED
 
     def to_json(self) -> dict[str, Any]:
         return _drop_none(
@@ -230,6 +303,7 @@ class Upstream:
                 "passes": list(self.passes),
                 "differences": [d.to_json() for d in self.differences],
                 "note": self.note,
+                "toolchain": self.toolchain.to_json() if self.toolchain else None,
             }
         )
 
@@ -243,6 +317,7 @@ class Upstream:
             passes=tuple(data.get("passes", ())),
             differences=tuple(Difference.from_json(d) for d in data.get("differences", ())),
             note=data.get("note", ""),
+            toolchain=Toolchain.from_json(data["toolchain"]) if data.get("toolchain") else None,
         )
 
 

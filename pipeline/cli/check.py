@@ -64,6 +64,8 @@ def _parser() -> Parser:
     add_out(parser)
     add("--vary", action="store_true", help="strict check: rebuild a reproducible wheel under variations (docs/vary.md)")
     add("--no-upstream", action="store_true", help="do not compare with the wheel the index publishes")
+    add("--require-upstream", action="store_true",
+        help="exit 1 unless the index's wheel is identical or equivalent to a rebuild (docs/upstream.md)")
     add_verbosity(parser)
     add_build_options(parser)
     return parser
@@ -227,6 +229,8 @@ def prepare_slots(inputs: list[Input], checker: Checker, interpreters: tuple[Int
 
 def main_check(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
+    if args.require_upstream and args.no_upstream:
+        raise UsageError("--require-upstream needs the comparison that --no-upstream turns off")
     console = Console(args.verbosity, report_stream=sys.stderr if args.json == "-" else sys.stdout)
     inputs = gather(args)
     interpreters = find_interpreters(args.python, console)
@@ -254,7 +258,23 @@ def main_check(argv: Sequence[str]) -> int:
     if args.wheelhouse:
         say_wheelhouse(write_wheelhouse(args.wheelhouse, checked, args.include_unreproducible), console)
     print_report(slots, checked, checker, console)
+    if args.require_upstream:
+        return max(exit_code(records), upstream_exit_code(checked))
     return exit_code(records)
+
+
+def upstream_exit_code(results: Sequence[Result]) -> int:
+    """--require-upstream: 0 when every index wheel is identical or equivalent to a rebuild; 2 when a
+    comparison could not be made (not-checked, or no build to compare); 1 otherwise (different,
+    no-wheel, not-comparable, a local sdist with no index wheel)."""
+    if not results:
+        return 2
+    ups = [r.upstream for r in results]
+    if all(u is not None and u.reproduced for u in ups):
+        return 0
+    if any(u is not None and u.status == "not-checked" for u in ups):
+        return 2
+    return 1
 
 
 def run_checks(slots: list[Slot], checker: Checker, store: Store, console: Console, workers: int) -> None:

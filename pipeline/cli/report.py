@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from ..explain import format_differences
-from ..records import Agreement, Result, Upstream
+from ..records import Agreement, Result, Toolchain, Upstream
 from .text import printable
 
 ICONS = {
@@ -44,6 +44,7 @@ COLUMNS: tuple[tuple[str, Callable[[Result], str]], ...] = (
     ("build 1", _build_sha(0)),
     ("build 2", _build_sha(1)),
     ("environment", lambda r: r.environment.fingerprint[:12] if r.environment else "-"),
+    ("pypi", lambda r: pypi_cell(r.upstream)),
 )
 
 
@@ -54,6 +55,8 @@ def table(results: Sequence[Result]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    if any(pypi_cell(r.upstream).endswith("*") for r in results):
+        lines.append(NOT_MATCHED_FOOTNOTE)
     return "\n" + "\n".join(lines)
 
 
@@ -103,11 +106,46 @@ def difference_lines(differences, limit: int, indent: str = "    ") -> list[str]
     return [indent + DIFFERENCE_HEADER] + [indent + printable(line) for line in lines]
 
 
+# -- the index's wheel (pipeline.upstream) ---------------------------------------------------------
+NOT_MATCHED_FOOTNOTE = "* compared with the controlled rebuild: the index's toolchain was not inferred or not rebuilt"
+
+
+def pypi_cell(upstream: Upstream | None) -> str:
+    """The table's PyPI column: how the index's wheel compares; * when not with its own toolchain."""
+    if upstream is None:
+        return "-"
+    chain = upstream.toolchain
+    unmatched = chain is not None and chain.status in ("not-inferred", "failed") and upstream.status != "identical"
+    return upstream.status + ("*" if unmatched else "")
+
+
+def toolchain_lines(chain: Toolchain) -> list[str]:
+    """How the rebuild compared with the index's wheel was made: the inferred toolchain, or why not."""
+    made = f"{chain.backend}=={chain.version}" if chain.backend else ""
+    where = f" (from {chain.generator!r} in its WHEEL)" if chain.generator else ""
+    if chain.status in ("not-inferred", "failed"):
+        head = f"    toolchain: {chain.status}: {chain.reason}"
+        return [head] + ([f"      inferred {made}{where}"] if made else [])
+    lines = [f"    toolchain: {chain.status}: {made}{where}, the rest as of {chain.cutoff}"]
+    if chain.status == "matched":
+        sde = chain.source_date_epoch if chain.source_date_epoch is not None else "unset"
+        lines.append(f"      SOURCE_DATE_EPOCH={sde}: {chain.timestamps}")
+        lines.append(f"      lock: {' '.join(line.split()[0] for line in chain.lock)}; with today's toolchain: {chain.today}")
+        if chain.config_settings:
+            lines.append(f"      config settings: {' '.join(chain.config_settings)}")
+        if chain.build and chain.build.log:
+            lines.append(f"      log: {chain.build.log}")
+    lines += [f"      note: {note}" for note in chain.notes]
+    return lines
+
+
 def upstream_lines(upstream: Upstream, limit: int = 5) -> list[str]:
     """The index's wheel against the rebuild: status, note, and the first few differing members."""
     lines = [printable(f"  vs the index's wheel: {upstream.status} {upstream.note}".rstrip())]
     if upstream.wheel:
         lines.append(printable(f"    wheel:    {upstream.wheel}  {_short(upstream.sha256)}"))
+    if upstream.toolchain:
+        lines += [printable(line) for line in toolchain_lines(upstream.toolchain)]
     return lines + difference_lines(upstream.differences, limit, indent="    ")
 
 
@@ -138,8 +176,9 @@ def upstream_blocks(results: Iterable[Result], limit: int = 5) -> Iterable[str]:
     groups: dict[tuple, list[Result]] = {}
     for r in results:
         if r.upstream is not None:
-            u = r.upstream
-            groups.setdefault((r.name, r.version, u.status, u.wheel, u.sha256, u.note, u.differences), []).append(r)
+            u, chain = r.upstream, r.upstream.toolchain
+            made = (chain.status, chain.backend, chain.version, chain.reason) if chain else None
+            groups.setdefault((r.name, r.version, u.status, u.wheel, u.sha256, u.note, u.differences, made), []).append(r)
     for (name, version, *_), members in groups.items():
         upstream = members[0].upstream
         where = ", ".join(r.interpreter for r in members)
@@ -147,6 +186,8 @@ def upstream_blocks(results: Iterable[Result], limit: int = 5) -> Iterable[str]:
                                f"{' - ' + upstream.note if upstream.note else ''}")]
         if upstream.wheel:
             lines.append(printable(f"    wheel:    {upstream.wheel}  {_short(upstream.sha256)}"))
+        if upstream.toolchain:
+            lines += [printable(line) for line in toolchain_lines(upstream.toolchain)]
         lines += difference_lines(upstream.differences, limit)
         yield "\n".join(lines)
 

@@ -49,6 +49,7 @@ class BuildSettings:
     wrapper: tuple[str, ...] = ()  # e.g. faketime, for the `time` variation
     variations: tuple[str, ...] = ()
     mounts: tuple[sandbox.Mount, ...] = ()  # e.g. the prefetched Rust crates, a compiled locale
+    config_settings: tuple[str, ...] = ()  # -C options to the frontend (the upstream rebuild's inferred ones)
 
 
 def fresh_source(sdist: Path, build_dir: Path, uid: int = sandbox.BUILD_UID) -> Path:
@@ -115,7 +116,8 @@ def build_wheel(
         fresh_dir(dist)
         sandbox.own_for_build(dist, settings.uid)
         argv = (*settings.wrapper, str(Path(env.path) / "bin" / "python"), "-m", "build", "--wheel",
-                "--no-isolation", "--skip-dependency-check", "--outdir", str(dist), ".")
+                "--no-isolation", "--skip-dependency-check", *(f"-C{c}" for c in settings.config_settings),
+                "--outdir", str(dist), ".")
         spec = sandbox.Spec(
             argv=argv,
             env=_env(settings, env),

@@ -12,7 +12,7 @@ import dataclasses
 import shutil
 import threading
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -21,7 +21,7 @@ from ..agreement import agreement, groups, named_by
 from ..errors import BuildRequirementsFailed, PipelineError, SandboxUnavailable, WheelUnreadable
 from ..explain import compare_wheels
 from ..records import VARIATIONS, Agreement, Build, Difference, Isolation, Release, Result, Upstream
-from ..upstream import check_upstream
+from ..upstream import check_upstream, match_toolchain
 from . import sandbox
 from .build import BuildSettings, build_wheel
 from .compare import same_wheel
@@ -111,20 +111,6 @@ class Checker:
             keep_dir=prepared.keep_dir / str(label), backend=self.backend, limits=self.limits,
         )
 
-    def rebuild_release(self, release: Release, interpreter: Interpreter) -> Build:
-        """One controlled build of a resolved release (the upstream command's rebuild)."""
-        target = self.release_target(release)
-        if target.problem or target.sdist_path is None:
-            raise PipelineError(target.problem or f"{release.name} {release.version} publishes no sdist to rebuild")
-        try:
-            with sandbox.lease_uid() as uid, self.prepare(target, interpreter, uid) as prepared:
-                build, reason = self.rebuild(prepared, 1)
-        except BuildRequirementsFailed as error:
-            raise PipelineError(f"cannot rebuild: {error}") from None
-        if reason or not build.path:
-            raise PipelineError(f"the rebuild failed: {reason or 'no wheel'}; log: {build.log}")
-        return build
-
     # -- the check -------------------------------------------------------------------------
     def draft(self, target: Target, interpreter: Interpreter, uid: int | None = None) -> Draft:
         """What every result of this (target, interpreter) shares."""
@@ -186,7 +172,7 @@ class Checker:
 
     def compared(self, prepared: Prepared, draft: Draft, first: Build, second: Build) -> Result:
         """The verdict on two controlled builds, with the explanation and the index's wheel."""
-        upstream = self.upstream(prepared.target, prepared.interpreter, first)
+        upstream = self.upstream(prepared.target, prepared.interpreter, first, prepared)
         fields = dict(environment=prepared.environment, builds=(first, second), upstream=upstream)
         if same_wheel(first, second):
             return draft.finish("reproducible", **fields)
@@ -203,21 +189,30 @@ class Checker:
         return draft.finish("unreproducible", differences=differences,
                             diffoscope=str(report) if report else None, **fields)
 
-    def upstream(self, target: Target, interpreter: Interpreter, build: Build) -> Upstream | None:
-        """The index's own wheel against this build's (None for a local sdist, or when switched off)."""
+    def upstream(self, target: Target, interpreter: Interpreter, build: Build, prepared: Prepared | None = None
+                 ) -> Upstream | None:
+        """The index's own wheel against this build's (None for a local sdist, or when switched off);
+        with ``prepared``, rebuilt once more with the toolchain that made the index's wheel (pipeline.upstream)."""
         if not self.options.upstream or target.release is None or not build.path:
             return None
         self._say(target, interpreter, "upstream")
         try:
-            return check_upstream(self.client, target.release, Path(build.path), self.workspace.wheels_cache,
-                                  self.workspace.scratch)
+            upstream = check_upstream(self.client, target.release, Path(build.path), self.workspace.wheels_cache,
+                                      self.workspace.scratch)
         except Exception as exc:  # a tracker bug here must not cost the build verdict
             return Upstream("not-checked", note=f"tracker error: {_detail(exc)}")
+        if prepared is None:
+            return upstream
+        self._say(target, interpreter, "upstream: the index's toolchain")
+        try:
+            return match_toolchain(self, prepared, build, upstream)
+        except Exception as exc:  # nor may the matching rebuild's
+            return replace(upstream, note=f"{upstream.note}; the matching rebuild failed: tracker error: {_detail(exc)}")
 
     def strict(self, prepared: Prepared, draft: Draft, builds: tuple[Build, ...]) -> Result:
         """The reproducible result with the variation search added (see pipeline.vary)."""
         target, interpreter = prepared.target, prepared.interpreter
-        fields = dict(environment=prepared.environment, upstream=self.upstream(target, interpreter, builds[0]))
+        fields = dict(environment=prepared.environment, upstream=self.upstream(target, interpreter, builds[0], prepared))
 
         def build_one(settings: BuildSettings, label: str) -> tuple[Build, str]:
             self._say(target, interpreter, f"{label}: {', '.join(settings.variations)}")

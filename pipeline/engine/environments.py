@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 from ..errors import EnvironmentFailed
 from .interpreters import Interpreter
 from .net import atomic_write
@@ -220,9 +223,10 @@ def fill_wheelhouse(dest: Path, source: PipSource, minors: Iterable[str], extra:
     """
     dest.mkdir(parents=True, exist_ok=True)
     done = []
+    extras = requirement_groups(read_lock(extra)) if extra else []
     for minor in minors:
         lock = directory_lock(minor)
-        jobs = [["-r", str(lock)]] + ([["-r", str(extra)]] if extra else [])
+        jobs = [["-r", str(lock)]] + [list(group) for group in extras]
         for requirement_args in jobs:
             cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
                    "--python-version", minor.removesuffix("t"), "--dest", str(dest), *source.args(), *requirement_args]
@@ -231,6 +235,20 @@ def fill_wheelhouse(dest: Path, source: PipSource, minors: Iterable[str], extra:
                 raise EnvironmentFailed(f"filling the wheelhouse for Python {minor}", _last_line(proc.stderr))
         done.append(minor)
     return done
+
+
+def requirement_groups(lines: Iterable[str]) -> list[tuple[str, ...]]:
+    """Requirements split so no group names a project twice: pip downloads each group in one call,
+    and one call cannot hold two versions of a project (the tests want an old and a new backend)."""
+    groups: list[list[str]] = []
+    for line in lines:
+        name = canonicalize_name(Requirement(line).name)
+        target = next((g for g in groups if name not in {canonicalize_name(Requirement(r).name) for r in g}), None)
+        if target is None:
+            target = []
+            groups.append(target)
+        target.append(line)
+    return [tuple(group) for group in groups]
 
 
 def directory_lock(minor: str, directory: Path = ENVIRONMENTS_DIR) -> Path:

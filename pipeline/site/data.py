@@ -20,7 +20,8 @@ from packaging.version import InvalidVersion, Version
 
 from ..agreement import agreement
 from ..errors import InvalidRecords
-from ..records import NOT_APPLICABLE, STATUSES, VERDICTS, Agreement, Artifact, Environment, Result, sortable_utc
+from ..records import (NOT_APPLICABLE, STATUSES, UPSTREAM_REPRODUCED, VERDICTS, Agreement, Artifact, Environment,
+                       Result, sortable_utc)
 
 #: what a cell with no verdict yet shows; not a record status
 UNCHECKED = "unchecked"
@@ -418,3 +419,42 @@ def release_agreements(project: Project, interpreters: Sequence[str], only: str 
         by_version[version].append(result)
     versions = {r.version for r in project.history} if only is None else {only}
     return {v: agreement(by_version.get(v, ()), interpreters) for v in versions}
+
+
+# -- the index's own wheel (pipeline.upstream) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpstreamCounts:
+    """Over the latest verdicts: how the index's wheel compared, and with which rebuild.
+
+    ``compared`` counts cells whose release publishes a wheel comparable with the rebuild (identical,
+    equivalent or different); ``reproduced`` those identical or equivalent; ``matched`` those whose
+    comparison used a rebuild in the toolchain inferred from the index's wheel (or needed none).
+    """
+
+    compared: int
+    reproduced: int
+    matched: int
+    by_status: Mapping[str, int]
+
+
+def upstream_counts(projects: Sequence[Project]) -> UpstreamCounts:
+    statuses: Counter[str] = Counter()
+    matched = 0
+    for project in projects:
+        for cell in project.cells.values():
+            upstream = cell.verdict.upstream if cell.verdict else None
+            if upstream is None:
+                continue
+            statuses[upstream.status] += 1
+            chain = upstream.toolchain
+            if upstream.status in UPSTREAM_COMPARED and chain is not None and chain.status in ("matched", "not-needed"):
+                matched += 1
+    compared = sum(statuses[s] for s in UPSTREAM_COMPARED)
+    reproduced = sum(statuses[s] for s in UPSTREAM_REPRODUCED)
+    return UpstreamCounts(compared, reproduced, matched, dict(sorted(statuses.items())))
+
+
+#: upstream statuses where the index's wheel and the rebuild were compared member by member
+UPSTREAM_COMPARED: tuple[str, ...] = ("identical", "equivalent", "different")

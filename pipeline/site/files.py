@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..records import Agreement, Result, sortable_utc
+from ..records import Agreement, Result
 from . import data
 from .fragments import safe_url
 

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from ..errors import PipelineError
 from ..agreement import groups
-from ..records import NOT_APPLICABLE, Agreement, Build, Difference, Environment, Result, sortable_utc
+from ..records import NOT_APPLICABLE, Agreement, Build, Difference, Environment, Result, Toolchain, sortable_utc
 from .badges import Badge
 from .data import UNCHECKED, Cell, Project, Attempts, VersionGroup, is_unsandboxed, slug
 
@@ -160,6 +160,8 @@ def _upstream(r: Result) -> str:
         out += f"<br>{e(up.note)}"
     if up.passes:
         out += f'<br><span class="muted">normalised: {e(", ".join(up.passes))}</span>'
+    if up.toolchain:
+        out += _toolchain(up.toolchain)
     if up.differences:
         items = "".join(
             f'<li><code>{e(d.path or "(archive)")}</code>: {e(d.kind)}'
@@ -168,6 +170,35 @@ def _upstream(r: Result) -> str:
         )
         out += f"<ul>{items}</ul>"
     return f"<dt>vs. index wheel</dt><dd>{out}</dd>\n"
+
+
+def _toolchain(chain: Toolchain) -> str:
+    """The environment inferred from the index's wheel, or why none was: where each part came from."""
+    made = f"<code>{e(chain.backend)}=={e(chain.version)}</code>" if chain.backend else ""
+    read = f' from <code>{e(chain.generator)}</code> in its <code>WHEEL</code>' if chain.generator else ""
+    head = {"matched": "Rebuilt with the toolchain that made it", "not-needed": "Toolchain that made it",
+            "not-inferred": "Toolchain not inferred", "failed": "Rebuild with the toolchain that made it failed"}
+    rows = [f"<strong>{e(head.get(chain.status, chain.status))}</strong>"
+            + (f": {e(chain.reason)}" if chain.reason else "")]
+    if made:
+        rows.append(f"backend {made}{read}"
+                    + (f", Metadata-Version {e(chain.metadata_version)}" if chain.metadata_version else ""))
+    if chain.guessed:
+        rows.append("guessed (the wheel does not say): " + ", ".join(f"<code>{e(g)}</code>" for g in chain.guessed))
+    if chain.cutoff:
+        rows.append(f"everything else as uploaded before {e(chain.cutoff)} ({e(chain.cutoff_source)})"
+                    + (f", resolved by {e(chain.resolver)}" if chain.resolver else ""))
+    if chain.status == "matched":
+        sde = chain.source_date_epoch if chain.source_date_epoch is not None else "unset"
+        rows.append(f"<code>SOURCE_DATE_EPOCH={e(sde)}</code>: {e(chain.timestamps)}")
+        if chain.config_settings:
+            rows.append("config settings: " + " ".join(f"<code>{e(c)}</code>" for c in chain.config_settings))
+        if chain.today:
+            rows.append(f"with today's toolchain (the controlled rebuild): {e(chain.today)}")
+    rows += [e(note) for note in chain.notes]
+    lock = "".join(f"{e(line)}\n" for line in chain.lock)
+    tail = f'<details><summary>lock ({len(chain.lock)})</summary><pre class="lock">{lock}</pre></details>' if lock else ""
+    return '<div class="toolchain">' + "<br>".join(rows) + tail + "</div>"
 
 
 def _result(
@@ -327,10 +358,12 @@ def _cell(cell: Cell | None, href: str, newest: str = "") -> str:
     if cell.pending:
         note += " <small>↻ retrying</small>"
     upstream = cell.verdict.upstream if cell.verdict else None
+    pypi = ""
     if upstream is not None and upstream.status in UPSTREAM_MARKS:
         note += f" <small>{UPSTREAM_MARKS[upstream.status]}</small>"
+        pypi = " pypi-ok" if upstream.reproduced else " pypi-no"
     return (
-        f'<td class="st-{status}{retry}"><a href="{e(href)}#v-{slug(shown.version)}-{slug(shown.interpreter)}">'
+        f'<td class="st-{status}{retry}{pypi}"><a href="{e(href)}#v-{slug(shown.version)}-{slug(shown.interpreter)}">'
         f"{LABELS[status]}{note}</a></td>"
     )
 

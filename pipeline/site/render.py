@@ -175,6 +175,7 @@ def _home_context(projects: Sequence[data.Project], interpreters: Sequence[str])
         "pending": data.pending_cells(projects),
         "project_count": len(projects),
         "statuses": data.STATUS_ORDER,
+        "upstream": data.upstream_counts(projects),
     }
 
 

@@ -26,6 +26,7 @@ from ..explain import compare_wheels
 from ..engine.fetch import fetch_artifact, sha256_of
 from ..engine.net import Client
 from .normalize import ALL_STEPS, normalize
+from .repaired import inspect_repaired, repair_words
 from ..records import Artifact, Difference, Release, Upstream
 
 MatchKind = Literal["exact", "tags", "pure", "repaired"]
@@ -117,20 +118,57 @@ def _python_files(wheel: Path) -> list[str]:
         raise WheelUnreadable(str(wheel), f"not a zip archive ({error})") from None
 
 
-def _not_comparable(rebuilt: Path, published: Path, match: Match) -> Upstream:
-    """A repaired wheel cannot equal a plain linux build; say how far the Python files agree."""
+def _not_comparable(rebuilt: Path, published: Path, match: Match, others: Iterable[Artifact] = ()) -> Upstream:
+    """A repaired wheel cannot equal a plain linux build; say what auditwheel did and how far the
+    Python files agree (a package with none says so rather than "0/0 identical")."""
     comparison = compare_wheels(rebuilt, published)
     python = [d for d in comparison.differences
               if d.path.endswith(".py") and d.kind in ("content", "added", "removed")]
     ours = _python_files(rebuilt)
     differing = {d.path for d in python if d.kind in ("content", "removed")}
-    same = len(ours) - len(differing)
     extra = sum(1 for d in python if d.kind == "added")
-    tail = f"; {extra} more only in the index's wheel" if extra else ""
-    note = (f"the index's wheel is auditwheel-repaired ({_platforms(match.artifact.filename)}: vendored "
-            f"libraries, patched RPATHs), the rebuild a plain {_platforms(rebuilt.name)} wheel, so their bytes "
-            f"cannot agree; {same}/{len(ours)} Python files identical{tail}")
-    return _upstream("not-comparable", match, published, note=note, differences=tuple(python))
+    try:
+        repair = inspect_repaired(published)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise WheelUnreadable(str(published), f"not a zip archive ({error})") from None
+    many = repair.compiled != 1
+    compiled = f"its {repair.compiled} compiled file{'s come' if many else ' comes'} from another compiler and C " \
+        f"library, so {'they are' if many else 'it is'} not compared"
+    if ours:
+        same = len(ours) - len(differing)
+        every = "the one Python file is identical" if len(ours) == 1 else f"all {len(ours)} Python files identical"
+        files = every if same == len(ours) else f"{same} of {len(ours)} Python files identical, {len(differing)} differ"
+    else:
+        files = "it has no Python files to compare"
+    tail = f"; {extra} Python file{'s' if extra != 1 else ''} only in the index's wheel" if extra else ""
+    note = (f"the index's wheel was built for {_platforms(match.artifact.filename)} and repaired by auditwheel "
+            f"({repair_words(repair)}), the rebuild is a plain {_platforms(rebuilt.name)} wheel built here: "
+            f"{compiled}; {files}{tail}")
+    return _upstream("not-comparable", match, published, note=note + _pure_too(others, rebuilt.name),
+                     differences=tuple(python))
+
+
+def pure_wheels(published: Iterable[Artifact], rebuilt: str) -> list[str]:
+    """The index's pure wheels of the project, when the rebuild here is not pure (else none)."""
+    ours = _tags(rebuilt)
+    if ours is None or is_pure(ours[1]):
+        return []
+    found = []
+    for artifact in published:
+        theirs = _tags(artifact.filename)
+        if theirs is not None and theirs[0] == ours[0] and is_pure(theirs[1]):
+            found.append(artifact.filename)
+    return sorted(found)
+
+
+def _pure_too(published: Iterable[Artifact], rebuilt: str) -> str:
+    """When the rebuild is compiled but the index also has a pure wheel: say so, and why it is not compared."""
+    pure = pure_wheels(published, rebuilt)
+    if not pure:
+        return ""
+    return (f"; the index also publishes a pure wheel, {pure[0]}, which this sdist builds here only as a compiled "
+            "one (a pure build needs a switch of the project's own, an environment variable or config setting that "
+            "no wheel records)")
 
 
 def _platforms(filename: str) -> str:
@@ -178,13 +216,14 @@ def different_note(differences: Iterable[Difference], ours: Path, theirs: Path) 
     return note + " (A = the rebuild, B = the index's wheel)"
 
 
-def classify(rebuilt: Path, published: Path, match: Match, scratch: Path) -> Upstream:
-    """Compare the rebuilt wheel with the fetched published one; ``scratch`` holds the normalised copies."""
+def classify(rebuilt: Path, published: Path, match: Match, scratch: Path, others: Iterable[Artifact] = ()) -> Upstream:
+    """Compare the rebuilt wheel with the fetched published one; ``scratch`` holds the normalised copies;
+    ``others`` are the release's other wheels (named in a not-comparable note)."""
     # fetch_artifact already checked the published file against the index's digest
     if sha256_of(rebuilt) == (match.artifact.sha256 or sha256_of(published)):
         return _upstream("identical", match, published, note="the same bytes")
     if not match.comparable:
-        return _not_comparable(rebuilt, published, match)
+        return _not_comparable(rebuilt, published, match, others)
     ours, theirs = scratch / f"rebuilt-{rebuilt.name}", scratch / f"published-{published.name}"
     with ThreadPoolExecutor(max_workers=2) as pool:  # inflate, sha256 and crc32 release the GIL
         both = [pool.submit(normalize, rebuilt, ours), pool.submit(normalize, published, theirs)]
@@ -220,6 +259,9 @@ def check_upstream(client: Client, release: Release, rebuilt: Path, store: Path,
         return Upstream("not-checked", note=str(error))
     if match is None:
         others = f"; it publishes {len(release.wheels)} other wheel(s)" if release.wheels else ""
+        pure = pure_wheels(release.wheels, rebuilt.name)
+        if pure:
+            others += f", among them a pure one, {pure[0]}, which this sdist does not build here"
         tags = "-".join(rebuilt.name.removesuffix(".whl").split("-")[-3:])
         return Upstream("no-wheel", note=f"the index publishes no {tags} wheel for {release.name} {release.version}{others}")
     if not match.artifact.sha256:
@@ -229,6 +271,6 @@ def check_upstream(client: Client, release: Release, rebuilt: Path, store: Path,
         published = fetch_artifact(client, match.artifact, store)
         scratch.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=scratch, prefix="upstream-") as folder:
-            return classify(rebuilt, published, match, Path(folder))
+            return classify(rebuilt, published, match, Path(folder), release.wheels)
     except PipelineError as error:  # network, digest, unreadable zip: no verdict, the reason kept
         return _upstream("not-checked", match, None, note=str(error))

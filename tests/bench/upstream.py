@@ -1,8 +1,13 @@
-"""Normalise-and-compare two ~50 MB wheels that differ only in how they were zipped (target < 2 s).
+"""Normalise-and-compare two ~50 MB wheels that differ only in how they were zipped (target < 2 s), and
+the extra cost of the matching rebuild (the index's toolchain) against one controlled build.
 
 The published side is the worst case for the passes: every member re-dated, the order reversed,
 another deflate level, group-writable modes and extra fields, so every pass has work on every member.  The baseline is
 sha256 of both files in the same process: the least any comparison has to do.
+
+The matching rebuild is measured on real PyPI releases (network): one controlled build in a warm
+environment is the baseline; the matching stage (infer, resolve with uv, make the environment,
+build, compare) is timed cold (a fresh out/) and warm (its lock and environment kept).
 """
 
 from __future__ import annotations
@@ -18,7 +23,11 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
+from pipeline.engine import sandbox
+from pipeline.engine.check import Checker, CheckOptions
+from pipeline.engine.interpreters import discover
 from pipeline.records import Artifact
+from pipeline.upstream import check_upstream, match_toolchain
 from pipeline.upstream.compare import Match, classify
 from tests.bench import Figure, best_of, hash_files
 
@@ -111,3 +120,39 @@ def run(workdir: Path) -> Iterator[Figure]:
                  peak < uncompressed)
     for path in (rebuilt, published, changed):
         path.unlink()
+    for requirement in MATCHING:
+        yield from _matching(workdir, requirement)
+
+
+#: a flit wheel with one timestamp, and a setuptools wheel with several (the two timestamp rules)
+MATCHING = ("jinja2==3.1.6", "six==1.17.0")
+
+
+def _matching(workdir: Path, requirement: str) -> Iterator[Figure]:
+    """One controlled build against the matching stage, cold then warm, in the same process."""
+    name = requirement.split("==")[0]
+    out = Path(tempfile.mkdtemp(prefix=f"match-{name}-", dir=workdir))
+    out.chmod(0o755)
+    checker = Checker(CheckOptions(out=out))
+    interpreter = next(i for i in discover(("3.12", "3.11")).found)
+    target = checker.target(requirement)
+    with sandbox.lease_uid() as uid, checker.prepare(target, interpreter, uid) as prepared:
+        checker.rebuild(prepared, 1)  # the controlled environment and page caches warmed
+        started = time.perf_counter()
+        build, _ = checker.rebuild(prepared, 1)
+        controlled = time.perf_counter() - started
+        today = check_upstream(checker.client, target.release, Path(build.path), checker.workspace.wheels_cache,
+                               checker.workspace.scratch)
+        timings = []
+        for _ in ("cold", "warm"):
+            started = time.perf_counter()
+            matched = match_toolchain(checker, prepared, build, today)
+            timings.append(time.perf_counter() - started)
+    chain = matched.toolchain
+    label = f"{name}: {today.status} today -> {matched.status} ({chain.status if chain else '-'})"
+    yield Figure(AREA, f"{name}: one controlled build (warm environment)", controlled, "s")
+    yield Figure(AREA, f"{label}, cold", timings[0], "s")
+    yield Figure(AREA, f"{name}: matching stage cold / one controlled build", timings[0] / controlled, "x")
+    yield Figure(AREA, f"{name}: matching stage warm (lock and env kept)", timings[1], "s")
+    yield Figure(AREA, f"{name}: matching stage warm / one controlled build", timings[1] / controlled, "x",
+                 "<= 3", timings[1] / controlled <= 3)

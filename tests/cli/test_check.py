@@ -267,3 +267,23 @@ def test_a_local_sdist_whose_pkg_info_excludes_the_python_is_not_applicable(tmp_
     assert proc.returncode == 0, proc.stderr
     (record,) = json.loads((tmp_path / "r.json").read_text())
     assert record["status"] == "not-applicable" and record["message"].startswith("requires Python >=3.99")
+def _upstream_result(status: str | None, build: str = "reproducible") -> Result:
+    from pipeline.records import Upstream
+
+    return Result(name="x", version="1", python="3.12.1", interpreter="cp312", status=build, started="", finished="",
+                  reproduce="", upstream=Upstream(status) if status else None)
+
+
+@pytest.mark.parametrize("statuses, code", [
+    (["identical", "equivalent"], 0), (["identical", "different"], 1), (["no-wheel"], 1), (["not-comparable"], 1),
+    ([None], 1), (["identical", "not-checked"], 2), ([], 2),
+])
+def test_require_upstream_fails_unless_every_index_wheel_is_reproduced(statuses, code):
+    from pipeline.cli.check import upstream_exit_code
+
+    assert upstream_exit_code([_upstream_result(s) for s in statuses]) == code
+
+
+def test_require_upstream_cannot_be_combined_with_no_upstream(tmp_path, capsys):
+    assert main(["check", "six", "--require-upstream", "--no-upstream", "--out", str(tmp_path)]) == 2
+    assert "--require-upstream needs the comparison" in capsys.readouterr().err

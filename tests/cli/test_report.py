@@ -25,3 +25,39 @@ def test_the_table_has_a_row_per_result_with_both_hashes():
     assert lines[0].split()[:4] == ["package", "version", "python", "status"]
     assert lines[2].split()[:5] == ["alpha", "1", "3.12.4", "ok", "reproducible"]
     assert lines[3].split()[:5] == ["beta", "1", "3.12.4", "FAIL", "build-failed"]
+
+
+# -- the index's wheel: the PyPI column and the inferred toolchain (pipeline.upstream) ----------------
+
+def _with_upstream(name: str, upstream):
+    return Result(name=name, version="1", python="3.12.4", interpreter="cp312", status="reproducible", started="",
+                  finished="", reproduce="r", upstream=upstream)
+
+
+def test_the_table_has_a_pypi_column_marking_comparisons_without_the_index_toolchain():
+    from pipeline.cli.report import NOT_MATCHED_FOOTNOTE, table
+    from pipeline.records import Toolchain, Upstream
+
+    rows = [_with_upstream("alpha", Upstream("identical", toolchain=Toolchain("matched"))),
+            _with_upstream("beta", Upstream("different", toolchain=Toolchain("not-inferred", reason="unknown"))),
+            _with_upstream("gamma", None), _with_upstream("delta", Upstream("no-wheel"))]
+    lines = table(rows).strip().splitlines()
+    assert lines[0].split()[-1] == "pypi"
+    assert [line.split()[-1] for line in lines[2:6]] == ["identical", "different*", "-", "no-wheel"]
+    assert lines[-1] == NOT_MATCHED_FOOTNOTE
+
+
+def test_the_details_say_which_toolchain_was_inferred_and_from_where():
+    from pipeline.cli.report import details
+    from pipeline.records import Toolchain, Upstream
+
+    chain = Toolchain("matched", generator="flit 3.11.0", backend="flit-core", version="3.11.0",
+                      cutoff="2025-03-05T20:05:00Z", lock=("flit-core==3.11.0 --hash=sha256:" + "a" * 64,),
+                      source_date_epoch=None, timestamps="several entry times", today="different")
+    text = "\n".join(details([_with_upstream("p", Upstream("identical", note="the same bytes", toolchain=chain))]))
+    assert "toolchain: matched: flit-core==3.11.0 (from 'flit 3.11.0' in its WHEEL), the rest as of 2025-03-05T20:05:00Z" in text
+    assert "SOURCE_DATE_EPOCH=unset: several entry times" in text
+    assert "lock: flit-core==3.11.0; with today's toolchain: different" in text
+    missing = Toolchain("not-inferred", reason="unknown build backend: WHEEL says Generator: bazel-wheelmaker 1.0")
+    text = "\n".join(details([_with_upstream("p", Upstream("different", toolchain=missing))]))
+    assert "toolchain: not-inferred: unknown build backend: WHEEL says Generator: bazel-wheelmaker 1.0" in text

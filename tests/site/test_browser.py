@@ -205,4 +205,36 @@ def test_the_matrix_reads_on_a_phone_every_verdict_visible(browser, served):
     assert "needs Python >=3.11" in na.inner_text()
     older = page.locator("#matrix tbody tr", has_text="requests").locator("td.st-reproducible").first
     assert "2.32.5" in older.inner_text()
+@pytest.fixture(scope="module")
+def served_pypi(tmp_path_factory):
+    """A site whose results compare the index's wheel in every way (pipeline.upstream)."""
+    from tests.site.test_render import _pypi_results
+
+    site = tmp_path_factory.mktemp("browser-pypi") / "site"
+    render_site(_pypi_results(), site, generated="2025-03-03T12:00:00Z")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_the_matrix_filters_on_pypis_wheel_reproduced(browser, served_pypi):
+    context, page = page_for(browser, served_pypi)
+    page.goto(served_pypi)
+    page.get_by_role("link", name="2", exact=True).click()  # the home page's count links to the filtered matrix
+    page.wait_for_url("**/matrix.html?pypi=ok")
+    assert sorted(page.locator("#matrix tbody tr:not([hidden]) th").all_inner_texts()) == ["near", "ok"]
+    assert page.locator("#f-pypi").input_value() == "ok"
+    page.select_option("#f-pypi", "no")
+    assert page.locator("#matrix tbody tr:not([hidden]) th").all_inner_texts() == ["off"]
+    assert "pypi=no" in page.url
+    page.select_option("#f-pypi", "")
+    assert page.locator("#matrix tbody tr:not([hidden])").count() == 5
+    page.get_by_role("link", name="ok", exact=True).click()
+    assert "Rebuilt with the toolchain that made it" in page.locator("body").inner_text()
     context.close()

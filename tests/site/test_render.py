@@ -454,3 +454,49 @@ def test_agreement_across_pythons_on_the_matrix_the_page_and_every_api_record(tm
     assert '<td class="ag ag-same">= same wheel</td>' in _matrix_row(tmp_path / "site2", "six")
     results = json.loads((tmp_path / "site2" / "api" / "results.json").read_text())["results"]
     assert [r["agreement"]["status"] for r in results] == ["same", "same"]
+# -- the index's wheel reproduced (pipeline.upstream) ------------------------------------------------
+
+
+def _pypi_results():
+    from pipeline.records import Toolchain, Upstream
+
+    chain = Toolchain("matched", generator="flit 3.11.0", backend="flit-core", version="3.11.0",
+                      source="WHEEL Generator and METADATA of ok-1.0-py3-none-any.whl", cutoff="2025-03-05T20:05:00Z",
+                      cutoff_source="PEP 700", resolver="uv 0.13.9", lock=(f"flit-core==3.11.0 --hash=sha256:{'a' * 64}",),
+                      source_date_epoch="1741204276", timestamps="one time on every entry", today="different",
+                      notes=(HOSTILE,))
+    return [
+        result("ok", upstream=Upstream("identical", wheel="ok-1.0-py3-none-any.whl", toolchain=chain)),
+        result("near", upstream=Upstream("equivalent", toolchain=Toolchain("not-needed"))),
+        result("off", upstream=Upstream("different", toolchain=Toolchain("not-inferred", reason="unknown backend"))),
+        result("binary", upstream=Upstream("not-comparable")),
+        result("none"),
+    ]
+
+
+def test_upstream_counts_count_reproduced_index_wheels_among_those_compared():
+    projects, _ = data.build_projects(_pypi_results())
+    counts = data.upstream_counts(projects)
+    assert (counts.compared, counts.reproduced, counts.matched) == (3, 2, 2)
+    assert counts.by_status == {"different": 1, "equivalent": 1, "identical": 1, "not-comparable": 1}
+
+
+def test_the_site_marks_filters_counts_and_explains_the_index_wheel(tmp_path):
+    render_site(_pypi_results(), tmp_path / "site", generated="2025-03-01T10:00:00Z")
+    site = tmp_path / "site"
+    matrix = (site / "matrix.html").read_text()
+    cells = {name: next(line for line in matrix.splitlines() if f">{name}</a></th>" in line)
+             for name in ("ok", "near", "off", "binary", "none")}
+    assert "pypi-ok" in cells["ok"] and "pypi-ok" in cells["near"] and "pypi-no" in cells["off"]
+    assert "pypi-" not in cells["binary"] + cells["none"]
+    assert 'name="pypi"' in matrix and "reproduced (identical or equivalent)" in matrix
+    home = (site / "index.html").read_text()
+    assert re.search(r"PyPI's wheel reproduced</dt><dd><a href=\"matrix.html\?pypi=ok\">2</a> <span class=\"small\">of 3",
+                     home)
+    page = (site / "projects" / "ok.html").read_text()
+    assert "Rebuilt with the toolchain that made it" in page
+    assert "<code>flit-core==3.11.0</code> from <code>flit 3.11.0</code> in its <code>WHEEL</code>" in page
+    assert "everything else as uploaded before 2025-03-05T20:05:00Z (PEP 700)" in page
+    assert "<code>SOURCE_DATE_EPOCH=1741204276</code>" in page and "with today's toolchain (the controlled rebuild): different" in page
+    assert HOSTILE not in page and "&lt;script&gt;" in page
+    assert "Toolchain not inferred</strong>: unknown backend" in (site / "projects" / "off.html").read_text()

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli.report import details
-from pipeline.cli.upstream import latest_kept_wheel, main_upstream
+from pipeline.cli.upstream import main_upstream
+from pipeline.upstream.verify import latest_kept_wheel
 from pipeline.engine.check import Checker, CheckOptions
 from pipeline.engine.net import Client, Retry
 from pipeline.records import Artifact, Release, Result, Upstream
@@ -164,8 +165,23 @@ def test_classify_a_repaired_wheel_as_not_comparable_and_count_the_python_files(
     upstream = _classify(rebuilt, _zip(repaired), tmp_path,
                          name="cpkg-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", kind="repaired")
     assert upstream.status == "not-comparable"
-    assert "auditwheel" in upstream.note and "1/2 Python files identical" in upstream.note
+    assert "repaired by auditwheel (1 vendored library in cpkg.libs/)" in upstream.note
+    assert "1 of 2 Python files identical, 1 differ" in upstream.note
     assert [d.path for d in upstream.differences] == ["cpkg/util.py"]  # only Python files are listed
+
+
+def test_a_repaired_wheel_without_python_files_says_so_rather_than_0_of_0(tmp_path):
+    rebuilt = tmp_path / "rebuilt" / "cpkg-1.0-cp311-cp311-linux_x86_64.whl"
+    rebuilt.parent.mkdir()
+    rebuilt.write_bytes(_zip({"_cpkg.cpython-311-x86_64-linux-gnu.so": b"\x7fELF plain"}))
+    published = _zip({"_cpkg.cpython-311-x86_64-linux-gnu.so": b"\x7fELF other"})
+    upstream = _classify(rebuilt, published, tmp_path, name="cpkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+                         kind="repaired")
+    assert upstream.status == "not-comparable"
+    assert "(no vendored libraries and no RPATH: only retagged)" in upstream.note
+    assert "built here: its 1 compiled file comes from another compiler and C library" in upstream.note
+    assert upstream.note.endswith("so it is not compared; it has no Python files to compare")
+    assert "0/0" not in upstream.note
 
 
 # -- fetching: verified, and failures are not-checked ---------------------------------------------
@@ -196,6 +212,25 @@ def test_a_wheel_without_a_published_digest_is_not_trusted(handmade, tmp_path):
     release = Release("uppkg", "1.0", None, (Artifact(handmade.name, handmade.as_uri(), None),))
     upstream = check_upstream(Client(), release, handmade, tmp_path / "store", tmp_path / "s")
     assert upstream.status == "not-checked" and "no sha256" in upstream.note
+
+
+def test_a_compiled_rebuild_names_the_pure_wheel_the_index_also_publishes(tmp_path):
+    rebuilt = tmp_path / "rebuilt" / "cpkg-1.0-cp311-cp311-linux_x86_64.whl"
+    rebuilt.parent.mkdir()
+    rebuilt.write_bytes(_zip({"cpkg/__init__.py": b"", "cpkg/_x.cpython-311-x86_64-linux-gnu.so": b"\x7fELF a"}))
+    repaired = "cpkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+    published = tmp_path / "published" / repaired
+    published.parent.mkdir()
+    published.write_bytes(_zip({"cpkg/__init__.py": b"", "cpkg/_x.cpython-311-x86_64-linux-gnu.so": b"\x7fELF b"}))
+    artifact = Artifact(repaired, published.as_uri(), hashlib.sha256(published.read_bytes()).hexdigest())
+    upstream = classify(rebuilt, published, Match(artifact, "repaired"), tmp_path,
+                        [artifact, _artifact("cpkg-1.0-py3-none-any.whl"), _artifact("other-1.0-py3-none-any.whl")])
+    assert "the one Python file is identical; the index also publishes a pure wheel, cpkg-1.0-py3-none-any.whl, " \
+           "which this sdist builds here only as a compiled one" in upstream.note
+    release = Release("cpkg", "1.0", None, (_artifact("cpkg-1.0-py3-none-any.whl"),))
+    upstream = check_upstream(Client(), release, rebuilt, tmp_path / "store", tmp_path / "s")
+    assert upstream.status == "no-wheel"
+    assert "among them a pure one, cpkg-1.0-py3-none-any.whl, which this sdist does not build here" in upstream.note
 
 
 def test_no_wheel_for_the_tag_says_what_else_is_published(handmade, tmp_path):
@@ -304,7 +339,10 @@ def test_main_upstream_reuses_the_kept_wheel_and_exits_0_when_verified(built, in
     out = capsys.readouterr().out
     assert code == 0, out
     assert "kept from an earlier build" in out and "equivalent" in out
-    assert Upstream.from_json(json.loads((tmp_path / "up.json").read_text())).status == "equivalent"
+    (record,) = json.loads((tmp_path / "up.json").read_text())
+    upstream = Upstream.from_json(record["upstream"])
+    assert (record["name"], record["origin"], upstream.status) == ("uppkg", "kept from an earlier build", "equivalent")
+    assert upstream.toolchain.status == "not-inferred" and "unknown build backend" in upstream.toolchain.reason
 
     code = main_upstream(argv + ["--rebuild"] + ([] if sandboxed else ["--unsandboxed"]))
     out = capsys.readouterr().out
@@ -324,26 +362,25 @@ def test_a_manylinux_wheel_of_a_c_extension_is_not_comparable(index, make_checke
     index.add("cupkg", repaired_name, repaired)
     upstream = checker.upstream(checker.target("cupkg"), interpreters["3.11"], build)
     assert upstream.status == "not-comparable" and upstream.wheel == repaired_name
-    assert "1/1 Python files identical" in upstream.note
+    assert "the one Python file is identical" in upstream.note and "1 vendored library in cupkg.libs/" in upstream.note
 
 
 # -- against the real PyPI -------------------------------------------------------------------------
 
 @pytest.mark.network
-@pytest.mark.parametrize("requirement, upstream_backend", [("six==1.17.0", "setuptools (75.6.0)"),
-                                                           ("idna==3.10", "flit 3.9.0")])
-def test_a_real_pure_wheel_differs_from_pypi_only_in_its_metadata(requirement, upstream_backend, shared_out,
-                                                                  sandboxed, interpreters):
-    """Measured (2025, cp311): both rebuild to the same code as PyPI's wheel, but today's backends
-    write Metadata-Version 2.4 and put the license under .dist-info/licenses/ (PEP 639), so the
-    wheels are `different`, with every difference inside .dist-info."""
+@pytest.mark.parametrize("requirement, upstream_backend, pinned", [
+    ("six==1.17.0", "setuptools (75.6.0)", "setuptools==75.6.0"), ("idna==3.10", "flit 3.9.0", "flit-core==3.9.0")])
+def test_a_real_pure_wheel_is_reproduced_with_the_toolchain_that_made_it(requirement, upstream_backend, pinned,
+                                                                         shared_out, sandboxed, interpreters):
+    """Measured (2026, cp311): today's backends write Metadata-Version 2.4 and move the license
+    (PEP 639), so the controlled rebuild is `different` from PyPI's wheel; rebuilt with the
+    Generator's backend version and everything else as of the wheel's upload, it is the same."""
     checker = Checker(CheckOptions(out=shared_out, unsandboxed=not sandboxed))
     result = checker.check(checker.target(requirement), interpreters["3.11"])
 
     assert result.status == "reproducible", result.message
-    upstream = result.upstream
-    assert upstream.status == "different", upstream.note
+    upstream, chain = result.upstream, result.upstream.toolchain
     assert upstream.url.startswith("https://files.pythonhosted.org/") and len(upstream.sha256) == 64
-    assert "only metadata: " in upstream.note and "identical" in upstream.note
-    assert f"{upstream_backend} for the index" in upstream.note
-    assert all(".dist-info/" in d.path for d in upstream.differences)
+    assert upstream.reproduced and chain.status == "matched", (upstream.note, chain.reason)
+    assert chain.today == "different" and chain.generator == upstream_backend
+    assert any(line.startswith(pinned + " ") for line in chain.lock)

@@ -37,11 +37,13 @@
     var q = document.getElementById("f-q");
     var status = document.getElementById("f-status");
     var py = document.getElementById("f-py");
+    var pypi = document.getElementById("f-pypi");
     var count = document.getElementById("f-count");
     var params = new URLSearchParams(window.location.search);
     q.value = params.get("q") || "";
     status.value = params.get("status") || "";
     py.value = params.get("py") || "";
+    if (pypi) { pypi.value = params.get("pypi") || ""; }
 
     // interpreter tag -> column index, from the header (cells carry no per-cell attributes)
     var columns = {};
@@ -59,13 +61,17 @@
       var needle = q.value.trim().toLowerCase();
       var wanted = status.value;
       var column = py.value;
+      var upstream = pypi ? pypi.value : "";
       var shown = 0;
       rows.forEach(function (row) {
         var ok = !needle || row.cells[0].textContent.toLowerCase().indexOf(needle) !== -1;
+        var cells = column ? [row.cells[columns[column]]]
+          : Array.prototype.slice.call(row.cells, firstColumn);
         if (ok && wanted) {
-          var cells = column ? [row.cells[columns[column]]]
-            : Array.prototype.slice.call(row.cells, firstColumn);
           ok = cells.some(function (cell) { return cell && cellMatches(cell, wanted); });
+        }
+        if (ok && upstream) {  // the index's wheel, reproduced or not (pipeline.upstream)
+          ok = cells.some(function (cell) { return cell && cell.classList.contains("pypi-" + upstream); });
         }
         row.hidden = !ok;
         if (ok) { shown += 1; }
@@ -75,6 +81,7 @@
       if (q.value.trim()) { next.set("q", q.value.trim()); }
       if (wanted) { next.set("status", wanted); }
       if (column) { next.set("py", column); }
+      if (upstream) { next.set("pypi", upstream); }
       var query = next.toString();
       window.history.replaceState(null, "", query ? "?" + query : window.location.pathname);
     }
