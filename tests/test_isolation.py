@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.engine import sandbox
+from pipeline.nightly.store import Store
+from pipeline.records import Result
 from tests.sdists import intree_sdist
 
 pytestmark = [pytest.mark.slow,
@@ -28,7 +30,9 @@ def guarded_out(shared_out):
     """The out/ a hostile build would love to forge: a results store and a site page."""
     (shared_out / "site").mkdir(exist_ok=True)
     (shared_out / "site" / "index.html").write_text("<p>honest site</p>")
-    (shared_out / "results.sqlite").write_bytes(b"honest store")
+    with Store.open(shared_out) as store:  # a real store: later tests share this out/
+        store.add(Result(name="honest", version="1", python="3.11.7", interpreter="cp311", status="reproducible",
+                         started="2026-01-01T00:00:00Z", finished="2026-01-01T00:00:01Z", reproduce="r"))
     return shared_out
 
 

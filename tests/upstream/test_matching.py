@@ -55,7 +55,10 @@ def publish(index, checker: Checker, interpreter, name: str) -> Path:
         settings = dataclasses.replace(settings, env_vars={**settings.env_vars, "SOURCE_DATE_EPOCH": MAINTAINER_SDE})
         build, reason = checker.rebuild(prepared, "maintainer", settings)
     assert not reason, reason
-    wheel = Path(build.path)
+    # a copy of the wheel as published: a check empties the kept folders it builds in
+    wheel = Path(checker.options.out) / "published" / Path(build.path).name
+    wheel.parent.mkdir(parents=True, exist_ok=True)
+    wheel.write_bytes(Path(build.path).read_bytes())
     index.add(name, wheel.name, wheel.read_bytes(), WHEEL_UPLOADED)
     return wheel
 
