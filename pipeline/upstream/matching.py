@@ -216,7 +216,8 @@ def _match(checker: Checker, prepared: Prepared, rebuilt: str, upstream: Upstrea
         env, requirements = environment(checker, prepared, inference, cutoff, log)
         settings = prepared.controlled()
         env_vars = {k: v for k, v in settings.env_vars.items() if k != "SOURCE_DATE_EPOCH"}
-        env_vars.update(setting.split("=", 1) for setting in inference.env_vars)
+        for name, value in (setting.split("=", 1) for setting in inference.env_vars):
+            env_vars.setdefault(name, value)  # a name the sdist chose never overrides a control
         if inference.source_date_epoch is not None:
             env_vars["SOURCE_DATE_EPOCH"] = inference.source_date_epoch
         build, reason = checker.rebuild(dataclasses.replace(prepared, environment=env), LABEL, dataclasses.replace(

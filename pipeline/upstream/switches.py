@@ -192,6 +192,21 @@ def _top_build_file(relative: str) -> bool:
     return relative in TOP_FILES or ("/" not in relative and relative.endswith(".py"))
 
 
+def imported(source: bytes | None) -> set[str]:
+    """The top-level names a Python file imports absolutely (``import a.b``, ``from a import b``: a)."""
+    try:
+        tree = ast.parse(source) if source else None
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    names = set()
+    for node in ast.walk(tree) if tree else ():
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
 def _under(folders: tuple[str, ...]) -> Callable[[str], bool]:
     def wanted(relative: str) -> bool:
         for folder in folders:
@@ -292,6 +307,8 @@ def find_switches(sdist: Path) -> Scan:
     """Every switch the sdist's build files read that turns its extensions off (one per name, the
     first place it is read), and the files that were read; NotInferred when the sdist cannot be read."""
     files = read_files(sdist, _top_build_file)
+    helpers = imported(files.get("setup.py"))  # a noxfile or conftest beside it is not a build file
+    files = {r: data for r, data in files.items() if r in TOP_FILES or r.removesuffix(".py") in helpers}
     backend = backend_paths(files.get("pyproject.toml"))
     if backend:
         files.update(read_files(sdist, _under(backend)))

@@ -117,11 +117,19 @@ def test_pyproject_and_setup_cfg_count_only_values_that_turn_extensions_off(tmp_
 
 
 def test_no_switch_says_which_files_were_read(tmp_path):
-    text = ('import os\nfrom setuptools import Extension, setup\nTRACE = os.environ.get("PKG_CYTHON_TRACE")\n'
-            'setup(ext_modules=[Extension("pkg._c", ["c.c"])])\n')
-    scan = find_switches(sdist(tmp_path, {"pyproject.toml": SETUPTOOLS, "setup.py": text, "build_helpers.py": ""}))
+    text = ('import os\nimport build_helpers\nfrom setuptools import Extension, setup\n'
+            'TRACE = os.environ.get("PKG_CYTHON_TRACE")\nsetup(ext_modules=[Extension("pkg._c", ["c.c"])])\n')
+    scan = find_switches(sdist(tmp_path, {"pyproject.toml": SETUPTOOLS, "setup.py": text, "build_helpers.py": "",
+                                          "noxfile.py": 'os.environ["SKIP_CEXT_TESTS"] = "1"\n'}))
     assert (scan.switches, scan.unused, scan.notes()) == ((), (), ())
-    assert scan.searched() == "pyproject.toml, setup.py, build_helpers.py"
+    assert scan.searched() == "pyproject.toml, setup.py, build_helpers.py", "a noxfile is not a build file"
+
+
+def test_a_module_setup_py_imports_is_read(tmp_path):
+    helper = 'import os\n\n\ndef wanted():\n    return not os.environ.get("PKG_NO_EXTENSIONS")\n'
+    scan = find_switches(sdist(tmp_path, {"setup.py": "from _build_helpers import wanted\n",
+                                          "_build_helpers.py": helper}))
+    assert [(s.setting, s.file, s.line) for s in scan.switches] == [("PKG_NO_EXTENSIONS=1", "_build_helpers.py", 5)]
 
 
 def test_a_zip_sdist_is_read_too(tmp_path):
