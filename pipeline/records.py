@@ -243,6 +243,8 @@ class Toolchain:
     today: str = ""
     build: Build | None = None
     config_settings: tuple[str, ...] = ()  # -C options the rebuild passed to the frontend
+    #: NAME=value the rebuild set beyond the controls (a switch of the sdist's own, e.g. for a pure build)
+    env_vars: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -253,6 +255,7 @@ class Toolchain:
             "lock": list(self.lock), "fingerprint": self.fingerprint, "source_date_epoch": self.source_date_epoch,
             "timestamps": self.timestamps, "notes": list(self.notes), "today": self.today,
             "build": self.build.to_json() if self.build else None, "config_settings": list(self.config_settings),
+            "env_vars": list(self.env_vars),
         }
 
     @classmethod
@@ -266,7 +269,7 @@ class Toolchain:
             status=data["status"], requirements=tuple(data.get("requirements", ())),
             guessed=tuple(data.get("guessed", ())), lock=tuple(data.get("lock", ())),
             source_date_epoch=data.get("source_date_epoch"), notes=tuple(data.get("notes", ())),
-            config_settings=tuple(data.get("config_settings", ())),
+            config_settings=tuple(data.get("config_settings", ())), env_vars=tuple(data.get("env_vars", ())),
             build=Build.from_json(data["build"]) if data.get("build") else None, **text,
         )
 

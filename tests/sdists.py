@@ -291,3 +291,60 @@ class LocalIndex:
         (page / "index.html").write_text(f"<!DOCTYPE html><html><body>\n{links}\n</body></html>\n")
         top = "\n".join(f'<a href="{n}/">{n}</a>' for n in sorted(self.projects))
         (self.root / "simple" / "index.html").write_text(f"<!DOCTYPE html><html><body>{top}</body></html>\n")
+
+
+# A C extension the project's own switch leaves out, as projects that also publish a pure wheel do.
+SETUP_SWITCH = """\
+import os
+from setuptools import Extension, setup
+
+NO_EXTENSIONS = {condition}
+setup(ext_modules=[] if NO_EXTENSIONS else [Extension("{module}._speedups", ["src/speedups.c"])],
+      packages=["{module}"], package_dir={{"": "src"}})
+"""
+SWITCH_CONDITIONS = {
+    "env": 'bool(os.environ.get("FIXTURE_NO_EXTENSIONS"))',  # the usual *_NO_EXTENSIONS
+    "config": 'os.environ.get("CFIXTURE_MODE") == "pure"',  # set by the in-tree backend below
+    "ignored": 'bool(os.environ.get("FIXTURE_NO_EXTENSIONS")) and False',  # read, and then not obeyed
+    "none": "False",  # no switch at all
+}
+# An in-tree backend wrapping setuptools that reads a PEP 517 config setting, like aio-libs' backends.
+SWITCH_BACKEND = '''\
+import os
+
+from setuptools import build_meta as _setuptools
+from setuptools.build_meta import *  # noqa: F403 - every other hook as setuptools has it
+
+PURE_PYTHON_CONFIG_SETTING = "pure-python"
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    settings = dict(config_settings or {})
+    if settings.pop(PURE_PYTHON_CONFIG_SETTING, "false") == "true":
+        os.environ["CFIXTURE_MODE"] = "pure"
+    return _setuptools.build_wheel(wheel_directory, settings, metadata_directory)
+'''
+SWITCH_INIT = b"""try:
+    from ._speedups import add
+except ImportError:  # the pure build
+    def add(a, b):
+        return a + b
+"""
+
+
+def switch_sdist(name: str, version: str, switch: str) -> bytes:
+    """A setuptools project with one C extension, and ``switch`` (a key of SWITCH_CONDITIONS) to leave it out."""
+    top = f"{name}-{version}"
+    module = name.replace("-", "_")
+    pyproject = PYPROJECT_SETUPTOOLS.replace('requires = ["setuptools"]', 'requires = ["setuptools>=64"]')
+    members = {f"{top}/setup.py": SETUP_SWITCH.format(module=module, condition=SWITCH_CONDITIONS[switch]).encode()}
+    if switch == "config":
+        pyproject = pyproject.replace('build-backend = "setuptools.build_meta"',
+                                      'build-backend = "backend"\nbackend-path = ["_build"]')
+        members[f"{top}/_build/backend.py"] = SWITCH_BACKEND.encode()
+    return _tar({
+        f"{top}/pyproject.toml": pyproject.format(name=name, version=version).encode(), **members,
+        f"{top}/src/{module}/__init__.py": SWITCH_INIT,
+        f"{top}/src/speedups.c": SPEEDUPS_C.encode(),
+        f"{top}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+    })

@@ -133,6 +133,8 @@ def toolchain_lines(chain: Toolchain) -> list[str]:
         lines.append(f"      lock: {' '.join(line.split()[0] for line in chain.lock)}; with today's toolchain: {chain.today}")
         if chain.config_settings:
             lines.append(f"      config settings: {' '.join(chain.config_settings)}")
+        if chain.env_vars:
+            lines.append(f"      environment: {' '.join(chain.env_vars)}")
         if chain.build and chain.build.log:
             lines.append(f"      log: {chain.build.log}")
     lines += [f"      note: {note}" for note in chain.notes]

@@ -193,6 +193,8 @@ def _toolchain(chain: Toolchain) -> str:
         rows.append(f"<code>SOURCE_DATE_EPOCH={e(sde)}</code>: {e(chain.timestamps)}")
         if chain.config_settings:
             rows.append("config settings: " + " ".join(f"<code>{e(c)}</code>" for c in chain.config_settings))
+        if chain.env_vars:
+            rows.append("environment: " + " ".join(f"<code>{e(v)}</code>" for v in chain.env_vars))
         if chain.today:
             rows.append(f"with today's toolchain (the controlled rebuild): {e(chain.today)}")
     rows += [e(note) for note in chain.notes]

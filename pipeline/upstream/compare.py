@@ -60,6 +60,12 @@ def is_pure(tags: Iterable[Tag]) -> bool:
     return all(t.abi == "none" and t.platform == "any" for t in tags)
 
 
+def pure_name(filename: str) -> bool:
+    """The wheel's file name says it is for any ABI and platform (``py3-none-any``)."""
+    parsed = _tags(filename)
+    return parsed is not None and is_pure(parsed[1])
+
+
 def _majors(tags: Iterable[Tag]) -> set[str]:
     """Python major versions a tag set is for: py2.py3 -> {2, 3}, py312 / cp312 -> {3}."""
     return {t.interpreter.lstrip("abcdefghijklmnopqrstuvwxyz")[:1] for t in tags} - {""}

@@ -100,6 +100,7 @@ class Inference:
     timestamps: str  # the rule that chose source_date_epoch, in words
     notes: tuple[str, ...] = ()
     config_settings: tuple[str, ...] = ()  # -C options for the frontend, e.g. a python tag the wheel shows
+    env_vars: tuple[str, ...] = ()  # NAME=value beyond the controls: the sdist's own switch for a pure build
 
 
 def parse_generator(text: str) -> tuple[str, str] | None:

@@ -6,6 +6,11 @@ the published wheel's Generator and whose other build requirements are resolved 
 stood when the wheel was uploaded (:mod:`pipeline.upstream.infer`, :mod:`pipeline.upstream.toolchain`).
 Only the ``upstream`` record changes: it compares this rebuild, and its ``toolchain`` says how it
 was made.  When nothing can be inferred, the comparison with the controlled rebuild stands.
+
+A release that publishes a pure wheel beside compiled ones, whose sdist builds a compiled wheel
+here, is matched against that pure wheel: rebuilt with the switch its own build files read to
+leave the extensions out (:mod:`pipeline.upstream.switches`), or left as it was when none is read
+or the switch does not make a pure wheel.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from ..engine.net import Client
 from ..engine.provision import load_lock, save_lock
 from ..errors import NotInferred, PipelineError
 from ..records import Artifact, Build, Environment, Release, Toolchain, Upstream
-from .compare import Match, classify, pick_wheel
+from .compare import Match, classify, pick_wheel, pure_name, pure_wheels
 from .infer import Inference, WheelFacts, infer, read_build_system, read_wheel
+from .switches import Scan, find_switches
 from .toolchain import resolve_lock, uv_binary, uv_version
 
 if TYPE_CHECKING:
@@ -39,6 +45,8 @@ if TYPE_CHECKING:
 LABEL = "upstream"
 #: comparisons a matching rebuild could improve on
 COMPARED = ("identical", "equivalent", "different")
+#: comparisons of a compiled rebuild that the index's pure wheel, rebuilt without extensions, could replace
+PURE_ELSEWHERE = ("not-comparable", "no-wheel")
 
 
 def _published(release: Release, filename: str | None) -> Artifact | None:
@@ -81,7 +89,7 @@ def _record(status: str, facts: WheelFacts | None, inference: Inference | None, 
     if inference is not None:
         fields.update(backend=inference.backend, version=inference.version, guessed=inference.guessed,
                       source_date_epoch=inference.source_date_epoch, timestamps=inference.timestamps,
-                      notes=inference.notes, config_settings=inference.config_settings)
+                      notes=inference.notes, config_settings=inference.config_settings, env_vars=inference.env_vars)
         fields.setdefault("requirements", inference.requirements)
     return Toolchain(status, **fields)
 
@@ -132,17 +140,64 @@ def environment(checker: Checker, prepared: Prepared, inference: Inference, cuto
 
 def match_toolchain(checker: Checker, prepared: Prepared, controlled: Build, upstream: Upstream) -> Upstream:
     """``upstream`` (the ``controlled`` rebuild against the index's wheel), redone with the toolchain
-    that made the index's wheel when that can be inferred; never raises a PipelineError."""
+    that made the index's wheel when that can be inferred; never raises a PipelineError.
+
+    When the rebuild here is compiled but the index also publishes a pure wheel, that pure wheel is
+    the one matched, built with the switch the sdist's own build files read to leave the extensions
+    out (:mod:`pipeline.upstream.switches`)."""
     release = prepared.target.release
-    artifact = _published(release, upstream.wheel) if release else None
-    if upstream.status not in COMPARED or artifact is None or prepared.target.sdist_path is None:
+    if release is None or prepared.target.sdist_path is None:
+        return upstream
+    if upstream.status in PURE_ELSEWHERE and controlled is not None and controlled.wheel:
+        pure = pure_artifact(release, controlled.wheel)
+        if pure is not None:
+            return _match_pure(checker, prepared, upstream, pure)
+    artifact = _published(release, upstream.wheel)
+    if upstream.status not in COMPARED or artifact is None:
         return upstream  # no published wheel, a repaired one, or no comparison at all: nothing to match
+    return _match(checker, prepared, controlled.wheel or "", upstream, artifact)
+
+
+def pure_artifact(release: Release, rebuilt: str) -> Artifact | None:
+    """The index's pure wheel to compare a pure rebuild with, when the rebuild here is compiled."""
+    names = pure_wheels(release.wheels, rebuilt)
+    candidates = [w for w in release.wheels if w.filename in names]
+    if not candidates:
+        return None
+    name, version = candidates[0].filename.split("-")[:2]
+    match = pick_wheel(f"{name}-{version}-py3-none-any.whl", candidates)  # the one a py3 build would make
+    return match.artifact if match else min(candidates, key=lambda w: (w.yanked, w.filename))
+
+
+def _match_pure(checker: Checker, prepared: Prepared, upstream: Upstream, pure: Artifact) -> Upstream:
+    """The index's pure wheel against a rebuild asked for no extensions, when the sdist says how."""
+    try:
+        scan = find_switches(prepared.target.sdist_path)
+    except NotInferred as why:
+        return dataclasses.replace(upstream, toolchain=Toolchain(
+            "not-inferred", reason=f"the index also publishes a pure wheel, {pure.filename}: {why.reason}",
+            today=upstream.status))
+    if not scan.switches:
+        return dataclasses.replace(upstream, toolchain=Toolchain(
+            "not-inferred", today=upstream.status, notes=scan.notes(),
+            reason=f"the index also publishes a pure wheel, {pure.filename}, but the sdist's build files "
+                   f"({scan.searched()}) read no switch that leaves its extensions out, so it cannot be asked for"))
+    return _match(checker, prepared, "", upstream, pure, scan)
+
+
+def _match(checker: Checker, prepared: Prepared, rebuilt: str, upstream: Upstream, artifact: Artifact,
+           scan: Scan | None = None) -> Upstream:
+    """Rebuild in the toolchain that made ``artifact`` (with ``scan``'s switches: a pure build) and compare."""
+    release = prepared.target.release
     facts = inference = None
     log = prepared.keep_dir / LABEL / "environment.log"
     try:
         published = fetch_artifact(checker.client, artifact, checker.workspace.wheels_cache)
         facts = read_wheel(published)
-        inference = infer(facts, read_build_system(prepared.target.sdist_path), controlled.wheel or "")
+        inference = infer(facts, read_build_system(prepared.target.sdist_path), rebuilt)
+        if scan is not None:
+            inference = dataclasses.replace(inference, env_vars=scan.env_vars, notes=inference.notes + scan.notes(),
+                                            config_settings=inference.config_settings + scan.config_settings)
         cutoff, cutoff_source = upload_cutoff(checker.client, release, artifact)
     except NotInferred as why:
         return dataclasses.replace(upstream, toolchain=_record("not-inferred", facts, inference, reason=why.reason,
@@ -161,6 +216,8 @@ def match_toolchain(checker: Checker, prepared: Prepared, controlled: Build, ups
         env, requirements = environment(checker, prepared, inference, cutoff, log)
         settings = prepared.controlled()
         env_vars = {k: v for k, v in settings.env_vars.items() if k != "SOURCE_DATE_EPOCH"}
+        for name, value in (setting.split("=", 1) for setting in inference.env_vars):
+            env_vars.setdefault(name, value)  # a name the sdist chose never overrides a control
         if inference.source_date_epoch is not None:
             env_vars["SOURCE_DATE_EPOCH"] = inference.source_date_epoch
         build, reason = checker.rebuild(dataclasses.replace(prepared, environment=env), LABEL, dataclasses.replace(
@@ -176,22 +233,32 @@ def match_toolchain(checker: Checker, prepared: Prepared, controlled: Build, ups
         return dataclasses.replace(upstream, toolchain=_record(
             "failed", facts, inference, reason=f"the rebuild with the inferred toolchain failed: {reason or 'no wheel'}",
             **done))
+    if scan is not None and not pure_name(build.wheel):
+        return dataclasses.replace(upstream, toolchain=_record(
+            "failed", facts, inference, reason=f"asked for no extensions ({', '.join(s.setting for s in scan.switches)}), "
+            f"the sdist still built a compiled wheel, {build.wheel}: the switch did not work, so the index's pure "
+            f"wheel is not compared", **done))
     match = pick_wheel(build.wheel, [artifact])
     if match is None:
         return dataclasses.replace(upstream, toolchain=_record(
             "failed", facts, inference, reason=f"the rebuild made {build.wheel}, not a wheel for {artifact.filename}'s tags",
             **done))
     try:
-        return compare_matching(checker, match, build, published, _record("matched", facts, inference, **done))
+        return compare_matching(checker, match, build, published, _record("matched", facts, inference, **done),
+                                scan.described() if scan else "")
     except PipelineError as error:  # the rebuilt wheel unreadable: the controlled comparison stands
         return dataclasses.replace(upstream, toolchain=_record("failed", facts, inference, reason=str(error), **done))
 
 
-def compare_matching(checker: Checker, match: Match, build: Build, published: Path, toolchain: Toolchain) -> Upstream:
-    """The matching rebuild against the index's wheel, with how it was made."""
+def compare_matching(checker: Checker, match: Match, build: Build, published: Path, toolchain: Toolchain,
+                     switches: str = "") -> Upstream:
+    """The matching rebuild against the index's wheel, with how it was made (``switches``: the sdist's
+    own switches it was built with, in words)."""
     checker.workspace.scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=checker.workspace.scratch, prefix="upstream-") as folder:
         compared = classify(Path(build.path), published, match, Path(folder))
     pins = f"{toolchain.backend}=={toolchain.version}"
-    note = f"rebuilt with the toolchain that made it ({pins}, the rest as of {toolchain.cutoff}): {compared.note}"
+    switch = f" and without extensions ({switches})" if switches else ""
+    note = (f"rebuilt with the toolchain that made it ({pins}, the rest as of {toolchain.cutoff}){switch}: "
+            f"{compared.note}")
     return dataclasses.replace(compared, note=note, toolchain=toolchain)

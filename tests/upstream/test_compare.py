@@ -41,6 +41,10 @@ def _artifact(filename: str, yanked: bool = False) -> Artifact:
      "a-1.0-cp311-cp311-linux_x86_64.whl", "exact"),
     ("a-1.0-cp311-cp311-linux_x86_64.whl", ["a-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", "a-1.0-py3-none-any.whl"],
      None, None),
+    # a rebuild made without its extensions: the pure wheel, never the compiled ones beside it
+    ("a-1.0-py3-none-any.whl", ["a-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                                "a-1.0-cp311-cp311-musllinux_1_2_x86_64.whl", "a-1.0-py3-none-any.whl"],
+     "a-1.0-py3-none-any.whl", "exact"),
 ])
 def test_pick_wheel_prefers_the_exact_name_then_shared_tags_then_pure_then_repaired(rebuilt, published, chosen, kind):
     match = pick_wheel(rebuilt, [_artifact(name) for name in published])

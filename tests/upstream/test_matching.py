@@ -25,8 +25,8 @@ from pipeline.engine.check import Checker, CheckOptions, Locks
 from pipeline.engine.net import Response
 from pipeline.errors import NotInferred
 from pipeline.records import Artifact, Release, Result, Upstream
-from pipeline.upstream.matching import json_api_url, match_toolchain, upload_cutoff
-from tests.sdists import _tar
+from pipeline.upstream.matching import json_api_url, match_toolchain, pure_artifact, upload_cutoff
+from tests.sdists import _tar, switch_sdist
 from tests.upstream.test_toolchain import NEW, OLD, UPLOADED, flit_core, sha256
 
 MAINTAINER_SDE = "1740787200"  # 2025-03-01T00:00:00Z
@@ -180,6 +180,94 @@ def test_a_python_tag_the_maintainer_asked_for_is_asked_again(json_index, wheelh
     assert chain.build.wheel == "tagpkg-1.0-py2.py3-none-any.whl"
 
 
+# -- a pure wheel published beside compiled ones, built with the sdist's own switch ----------------
+
+SETUPTOOLS_UPLOADED = "2025-05-27T00:56:49.664463Z"
+PURE_UPLOADED = "2025-06-01T00:00:00.000000Z"
+
+
+def publish_switch(json_index, wheelhouse, shared_out, sandboxed, interpreter, name: str, switch: str,
+                   pure: dict | None) -> tuple[Checker, str]:
+    """The sdist, its compiled wheel as a manylinux one, and the pure wheel the maintainer made with
+    ``pure`` ({"env": {...}} or {"config": (...)}: the switch), on a PEP 691 index; the pure wheel's name.
+    Without ``pure`` the maintainer made it some other way: the compiled wheel's bytes stand in for it
+    (a check that works never fetches it, or finds no pure rebuild to compare it with)."""
+    setuptools = next(wheelhouse.glob("setuptools-80.9.0-*.whl"), None) or pytest.fail("no setuptools 80.9.0 in "
+                                                                                        "the offline wheelhouse")
+    json_index.add_file("setuptools", setuptools, SETUPTOOLS_UPLOADED)
+    json_index.add(name, f"{name}-1.0.tar.gz", switch_sdist(name, "1.0", switch), SDIST_UPLOADED)
+    checker = Checker(CheckOptions(out=shared_out, index_url=json_index.url, find_links=(str(wheelhouse),),
+                                   timeout=180.0, unsandboxed=not sandboxed))
+    made = {}
+    with sandbox.lease_uid() as uid, checker.prepare(checker.target(f"{name}==1.0"), interpreter, uid) as prepared:
+        controlled = prepared.controlled()
+        for label, asked in (("compiled", {}), ("pure", pure or {})):
+            settings = dataclasses.replace(controlled, config_settings=tuple(asked.get("config", ())), env_vars={
+                **controlled.env_vars, "SOURCE_DATE_EPOCH": MAINTAINER_SDE, **asked.get("env", {})})
+            build, reason = checker.rebuild(prepared, f"maintainer-{label}", settings)
+            assert not reason, reason
+            made[label] = (build.wheel, Path(build.path).read_bytes())
+    compiled, data = made["compiled"]
+    assert "-linux_" in compiled, compiled
+    json_index.add(name, compiled.replace("-linux_", "-manylinux_2_17_"), data, PURE_UPLOADED)
+    wheel, data = made["pure"] if pure else (f"{name}-1.0-py3-none-any.whl", made["compiled"][1])
+    assert wheel == f"{name}-1.0-py3-none-any.whl", "the maintainer's switch makes the pure wheel"
+    json_index.add(name, wheel, data, PURE_UPLOADED)
+    return checker, wheel
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("switch, pure, env_vars, config_settings, read_at", [
+    ("env", {"env": {"FIXTURE_NO_EXTENSIONS": "1"}}, ("FIXTURE_NO_EXTENSIONS=1",), (), "setup.py line 4"),
+    ("config", {"config": ("pure-python=true",)}, (), ("pure-python=true",), "_build/backend.py line 6"),
+])
+def test_the_pure_wheel_is_rebuilt_with_the_switch_the_sdist_reads(switch, pure, env_vars, config_settings, read_at,
+                                                                   json_index, wheelhouse, shared_out, sandboxed,
+                                                                   interpreters):
+    """The sdist builds a C extension unless its own switch says not to; the index has a manylinux
+    wheel and a pure one made with that switch: the switch is read off the sdist, the pure wheel matched."""
+    name = f"cswitch{switch}"
+    checker, pure_wheel = publish_switch(json_index, wheelhouse, shared_out, sandboxed, interpreters["3.11"], name,
+                                         switch, pure)
+    result = checker.check(checker.target(name), interpreters["3.11"])
+
+    up, chain = result.upstream, result.upstream.toolchain
+    assert "-linux_" in result.builds[0].wheel, "the controlled builds are compiled"
+    assert (up.status, up.wheel, chain.status, chain.today) == ("identical", pure_wheel, "matched", "not-comparable"), \
+        (up.note, chain.reason)
+    assert (chain.env_vars, chain.config_settings) == (env_vars, config_settings)
+    assert chain.build.wheel == pure_wheel and chain.build.sha256 == up.sha256
+    assert any("own switch" in note and read_at in note for note in chain.notes), chain.notes
+    assert f"without extensions ({(env_vars + tuple('-C' + c for c in config_settings))[0]} read in {read_at})" \
+        in up.note
+    assert (chain.backend, chain.version, chain.cutoff) == ("setuptools", "80.9.0", PURE_UPLOADED)
+    assert Result.from_json(json.loads(json.dumps(result.to_json()))).upstream == up
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("switch, status, says", [
+    ("none", "not-inferred", "read no switch that leaves its extensions out"),
+    ("ignored", "failed", "the switch did not work"),
+])
+def test_without_a_switch_that_works_the_manylinux_comparison_stands(switch, status, says, json_index, wheelhouse,
+                                                                     shared_out, sandboxed, interpreters):
+    """No switch in the build files, or one that is read and then not obeyed: the index's pure wheel is
+    not compared, the compiled rebuild against the manylinux wheel stays not-comparable, with the reason."""
+    name = f"cswitch{switch}"
+    checker, pure_wheel = publish_switch(json_index, wheelhouse, shared_out, sandboxed, interpreters["3.11"], name,
+                                         switch, None)
+    result = checker.check(checker.target(name), interpreters["3.11"])
+
+    up, chain = result.upstream, result.upstream.toolchain
+    assert (up.status, chain.status, chain.today) == ("not-comparable", status, "not-comparable"), chain.reason
+    assert "-manylinux_2_17_" in up.wheel and says in chain.reason
+    assert f"the index also publishes a pure wheel, {pure_wheel}" in up.note
+    if switch == "none":
+        assert "(pyproject.toml, setup.py)" in chain.reason and chain.build is None
+    else:
+        assert chain.env_vars == ("FIXTURE_NO_EXTENSIONS=1",) and "-linux_" in chain.build.wheel
+
+
 # -- the cutoff and what is never matched (no build) ------------------------------------------------
 
 WHEEL = "pkg-1.0-py3-none-any.whl"
@@ -234,6 +322,18 @@ def test_no_upload_time_anywhere_is_not_inferred(index_url, status, payload, say
 ])
 def test_the_json_api_is_asked_only_of_pypi_itself(index_url, expected):
     assert json_api_url(index_url, "pkg", "1.0") == expected
+
+
+@pytest.mark.parametrize("rebuilt, wheels, chosen", [
+    ("pkg-1.0-cp311-cp311-linux_x86_64.whl", ["pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "pkg-1.0-py2-none-any.whl",
+                                              WHEEL, "pkg-1.0-py2.py3-none-any.whl"], WHEEL),
+    ("pkg-1.0-cp311-cp311-linux_x86_64.whl", ["pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"], None),
+    ("pkg-1.0-py3-none-any.whl", ["pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", WHEEL], None),  # already pure
+])
+def test_the_pure_wheel_to_match_a_compiled_rebuild_with(rebuilt, wheels, chosen):
+    release = Release("pkg", "1.0", None, tuple(Artifact(w, "https://x/" + w, "a" * 64) for w in wheels))
+    found = pure_artifact(release, rebuilt)
+    assert (found.filename if found else None) == chosen
 
 
 @pytest.mark.parametrize("upstream", [Upstream("no-wheel"), Upstream("not-checked", wheel=WHEEL),
