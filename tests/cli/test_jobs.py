@@ -38,12 +38,13 @@ def test_an_interrupt_keeps_nothing_that_ends_after_it():
         if job == 1:
             return 1
         started.set()
-        time.sleep(0.5)  # a build the interrupt finds running
+        # a build the interrupt finds running: it ends only once the runner is stopping, however
+        # loaded the machine (as a killed build does)
+        assert runner.stopping.wait(30)
         return job
 
     def interrupt_soon() -> None:
-        started.wait(5)
-        time.sleep(0.05)
+        started.wait(30)
         _thread.interrupt_main()  # what Ctrl-C does to the main thread
 
     threading.Thread(target=interrupt_soon, daemon=True).start()
