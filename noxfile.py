@@ -9,12 +9,16 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests"]
 
 TOOL = ("-r", "environments/tool.txt")
+#: uv runs inside the sandbox (resolution, venvs, installs); hash-pinned in a file of its own, as pip's
+#: hash-checking mode covers a whole install command
+UV = ("--require-hashes", "-r", "environments/uv.txt")
 WHEELHOUSE = "out/cache/wheelhouse"
 TESTS = ("-r", "environments/tool.txt", "-r", "environments/tests.txt")
 
 
 def _pipeline(session: nox.Session, command: str) -> None:
     session.install(*TOOL)
+    session.install(*UV)
     session.run("python", "-m", "pipeline", command, *session.posargs)
 
 
@@ -28,6 +32,7 @@ def check(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: figures and ratios against baselines run in the same process."""
     session.install(*TESTS)
+    session.install(*UV)
     session.run("python", "-m", "tests.bench", *session.posargs)
 
 
@@ -39,6 +44,7 @@ def lock(session: nox.Session) -> None:
 
 def _offline_tests(session: nox.Session, marks: str) -> None:
     session.install(*TESTS)
+    session.install(*UV)
     session.run("python", "-m", "pipeline", "wheelhouse", WHEELHOUSE, "--extra", "environments/fixtures.txt")
     session.run("python", "-m", "pytest", "-m", marks, *session.posargs)
 
@@ -59,6 +65,7 @@ def tests_full(session: nox.Session) -> None:
 def tests_network(session: nox.Session) -> None:
     """Run the tests that need the real PyPI."""
     session.install(*TESTS)
+    session.install(*UV)
     session.run("python", "-m", "pytest", "-m", "network", *session.posargs)
 
 

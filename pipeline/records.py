@@ -96,8 +96,9 @@ class Release:
 class Environment:
     """The exact build environment: interpreter + pinned toolchain + the package's build lock.
 
-    ``base`` fingerprints interpreter + toolchain only (known before any resolution);
-    ``fingerprint`` covers everything, including the package's build requirements.
+    ``base`` fingerprints interpreter + compilers + toolchain only (known before any resolution);
+    ``fingerprint`` covers everything, including the package's build requirements and ``inputs``:
+    what besides the locks changes bytes (interpreter build and digests, compilers, path layout).
     """
 
     fingerprint: str
@@ -107,6 +108,7 @@ class Environment:
     toolchain: tuple[str, ...]
     requirements: tuple[str, ...]
     path: str
+    inputs: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,6 +118,7 @@ class Environment:
             "interpreter": self.interpreter,
             "lock": {"toolchain": list(self.toolchain), "build": list(self.requirements)},
             "path": self.path,
+            "inputs": dict(self.inputs),
         }
 
     @classmethod
@@ -129,6 +132,7 @@ class Environment:
             toolchain=tuple(lock.get("toolchain", ())),
             requirements=tuple(lock.get("build", ())),
             path=data.get("path", ""),
+            inputs=dict(data.get("inputs", {})),
         )
 
 
