@@ -240,13 +240,15 @@ class Isolation:
     sandbox: str
     offline: bool
     user: str = ""
+    limits: str = ""  # how each build was bounded: its own cgroup, or per-process limits and why
 
     def to_json(self) -> dict[str, Any]:
-        return {"sandbox": self.sandbox, "offline": self.offline, "user": self.user}
+        return {"sandbox": self.sandbox, "offline": self.offline, "user": self.user, "limits": self.limits}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Isolation:
-        return cls(sandbox=data.get("sandbox", "none"), offline=bool(data.get("offline")), user=data.get("user", ""))
+        return cls(sandbox=data.get("sandbox", "none"), offline=bool(data.get("offline")), user=data.get("user", ""),
+                   limits=data.get("limits", ""))
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,8 @@ class Checker:
         isolation = None
         if uid is not None:
             isolation = Isolation(sandbox=self._sandbox_name(), offline=self.backend.offline_capable,
-                                  user=f"uid {uid}" if self.backend.isolated else "")
+                                  user=f"uid {uid}" if self.backend.isolated else "",
+                                  limits=sandbox.confinement(self.backend))
         return Draft(
             name=target.name, version=target.version, python=interpreter.version, interpreter=interpreter.tag,
             reproduce=reproduce_command(target.argument, interpreter.minor, self.options,

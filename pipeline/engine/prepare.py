@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
@@ -27,6 +28,13 @@ from .target import Target
 
 #: how many sdist-only build requirements one environment may need built (a chain, or several at once)
 MAX_BUILT_REQUIREMENTS = 8
+_preparing = threading.local()
+
+
+def preparing() -> tuple[str, ...]:
+    """The projects whose environments this thread is making, outermost first (a requirement naming
+    one of them needs itself: building it would wait forever on its own folder)."""
+    return tuple(getattr(_preparing, "names", ()))
 
 
 @dataclass(frozen=True)
@@ -110,8 +118,13 @@ def prepare(provisioner: Provisioner, target: Target, interpreter: Interpreter, 
         if locks.build is not None:
             env = provisioner.ensure(interpreter, toolchain, locks.build, log, uid, built_links(workspace, locks.build))
         else:
-            env = _environment(provisioner, target, interpreter, uid, build_dir, log, toolchain,
-                               static_requirements(facts), build_requirement)
+            outer = preparing()
+            _preparing.names = (*outer, target.name)
+            try:
+                env = _environment(provisioner, target, interpreter, uid, build_dir, log, toolchain,
+                                   static_requirements(facts), build_requirement)
+            finally:
+                _preparing.names = outer
         yield Prepared(target, interpreter, uid, env, build_dir, keep_dir, extra, provisioner.python(interpreter))
 
 

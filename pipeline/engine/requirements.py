@@ -9,7 +9,6 @@ the index) and the lock names it by the digest of the wheel built, like any othe
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from packaging.utils import canonicalize_name
 
 from ..errors import BuildRequirementsFailed, EnvironmentFailed
 from .interpreters import Interpreter
+from .prepare import preparing
 from .provision import copy_wheel
 from .resolve import fetch_files, releases_from_files
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from .check import Checker
 
 MAX_DEPTH = 4
-_building = threading.local()
 
 
 def specifier_for(name: str, requirements: list[str]) -> SpecifierSet:
@@ -42,8 +41,8 @@ def specifier_for(name: str, requirements: list[str]) -> SpecifierSet:
 def build_requirement(checker: Checker, name: str, requirements: list[str], interpreter: Interpreter,
                       uid: int) -> Path:
     """The folder holding the wheel built from ``name``'s newest fitting sdist on the index."""
-    stack: list[str] = getattr(_building, "stack", [])
-    if name in stack or len(stack) >= MAX_DEPTH:
+    stack = preparing()
+    if canonicalize_name(name) in {canonicalize_name(n) for n in stack} or len(stack) > MAX_DEPTH:
         raise BuildRequirementsFailed(f"build requirement {name}", "needs itself, or a chain of requirements "
                                       f"with only sdists too long to build ({' -> '.join([*stack, name])})")
     wanted = specifier_for(name, requirements)
@@ -58,12 +57,8 @@ def build_requirement(checker: Checker, name: str, requirements: list[str], inte
     target = checker.release_target(releases[max(fitting)])
     if target.problem or target.sdist_path is None:
         raise EnvironmentFailed(f"build requirement {name}", target.problem or "its sdist could not be fetched")
-    _building.stack = [*stack, name]
-    try:
-        with checker.prepare(target, interpreter, uid) as prepared:
-            build, reason = checker.rebuild(prepared, "requirement")
-    finally:
-        _building.stack = stack
+    with checker.prepare(target, interpreter, uid) as prepared:
+        build, reason = checker.rebuild(prepared, "requirement")
     if reason or not build.path or not build.sha256:
         raise BuildRequirementsFailed(f"build requirement {name} {target.version}",
                                       f"its wheel could not be built from its sdist: {reason or 'no wheel'}")

@@ -1,15 +1,16 @@
-"""One build's pieces that need no sandbox: what the tracker accepts from the pipe a build sends its wheel on."""
+"""One build: what the tracker accepts from the pipe a build sends its wheel on, and the same bytes from anywhere."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from pipeline.engine import build
+from pipeline.engine import build, sandbox
 from pipeline.engine.build import CONTROLLED_ENV, CONTROLS, check_wheel_name, receive_wheel
 
 
@@ -86,3 +87,98 @@ def test_builds_see_the_venv_and_home_at_constant_paths():
     assert env["PATH"].startswith("/opt/venv/bin:") and env["HOME"] == "/tmp/home" and env["TMPDIR"] == "/tmp"
     assert env["LD_LIBRARY_PATH"] == "/opt/python/cp312/lib"
     assert not any("/root" in value or "/work" in value for value in env.values())
+
+
+# -- the same bytes from another --out, working folder and checkout ---------------------------------
+
+HEADER_USER_SETUP = """\
+import hdrreq
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("hdrext._ext", ["src/ext.c"], include_dirs=[hdrreq.get_include()])],
+      packages=["hdrext"], package_dir={"": "src"})
+"""
+HEADER_USER_C = """\
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include "hdrreq.h"
+
+static PyObject *twice(PyObject *self, PyObject *arg) { return PyLong_FromLong(hdr_twice(PyLong_AsLong(arg))); }
+static PyMethodDef methods[] = {{"twice", twice, METH_O, "Twice."}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ext", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__ext(void) { return PyModule_Create(&module); }
+"""
+
+
+def _header_wheel(folder: Path) -> Path:
+    """A build requirement that installs a C header into the venv and says where (pybind11-style)."""
+    import base64
+    import hashlib
+
+    files = {
+        "hdrreq/__init__.py": "import os\n\ndef get_include():\n    return os.path.join(os.path.dirname(__file__), 'include')\n",
+        "hdrreq/include/hdrreq.h": "static inline long hdr_twice(long x) { return 2 * x; }\n",
+        "hdrreq-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: hdrreq\nVersion: 1.0\n",
+        "hdrreq-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(t.encode()).digest()).rstrip(b'=').decode()},"
+              f"{len(t.encode())}" for p, t in files.items()]
+    files["hdrreq-1.0.dist-info/RECORD"] = "\n".join(record + ["hdrreq-1.0.dist-info/RECORD,,"]) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "hdrreq-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), text)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sandbox.sandbox_works() is not None, reason="needs the sandbox")
+def test_a_c_extension_using_a_venv_header_is_the_same_from_any_out_folder_and_checkout(tmp_path, wheelhouse,
+                                                                                         interpreters):
+    import shutil
+    import subprocess
+    import sys
+
+    from pipeline.engine.check import Checker, CheckOptions
+    from tests.sdists import _tar
+
+    links = tmp_path / "links"
+    _header_wheel(links)
+    sdist = tmp_path / "hdrext-1.0.tar.gz"
+    sdist.write_bytes(_tar({
+        "hdrext-1.0/pyproject.toml": b'[build-system]\nrequires = ["setuptools", "hdrreq"]\n'
+                                     b'build-backend = "setuptools.build_meta"\n\n[project]\nname = "hdrext"\nversion = "1.0"\n',
+        "hdrext-1.0/setup.py": HEADER_USER_SETUP.encode(),
+        "hdrext-1.0/src/hdrext/__init__.py": b"from ._ext import twice\n",
+        "hdrext-1.0/src/ext.c": HEADER_USER_C.encode(),
+    }))
+    python = interpreters.get("3.11") or next(iter(interpreters.values()))
+    sources = (str(wheelhouse), str(links))
+
+    checker = Checker(CheckOptions(out=tmp_path / "a" / "out", index_url=(tmp_path / "none").as_uri(),
+                                   find_links=sources, timeout=300.0, upstream=False))
+    first = checker.check(checker.target(str(sdist)), python)
+    assert first.status == "reproducible", first.message
+
+    # another checkout of the tool, run from another folder, writing to a deeper --out
+    checkout = tmp_path / "elsewhere" / "second-checkout"
+    root = Path(__file__).resolve().parents[2]
+    shutil.copytree(root / "pipeline", checkout / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / "environments", checkout / "environments")
+    report = tmp_path / "second.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "check", str(sdist), "--python", python.minor, "--out",
+         str(tmp_path / "b" / "much" / "deeper" / "out"), "--index-url", (tmp_path / "none").as_uri(),
+         *(arg for link in sources for arg in ("--find-links", link)), "--no-upstream", "--json", str(report)],
+        cwd=tmp_path / "elsewhere", env={**os.environ, "PYTHONPATH": str(checkout)}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    second = json.loads(report.read_text())
+    second = second["results"][0] if isinstance(second, dict) else second[0]
+
+    assert second["builds"][0]["sha256"] == first.builds[0].sha256, "another --out, folder or checkout: other bytes"
+    assert any(line.startswith("hdrreq==1.0 ") for line in first.environment.requirements)
+    with zipfile.ZipFile(first.builds[0].path) as archive:
+        binary = archive.read(next(n for n in archive.namelist() if n.endswith(".so")))
+    assert b"/opt/venv/lib/" in binary, "the header's path in the debug info is the venv's constant one"
+    assert str(tmp_path).encode() not in binary and b"/root/.pyenv" not in binary
