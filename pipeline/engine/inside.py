@@ -6,7 +6,9 @@ file a build could have touched: what it needs back (the wheel, a requirement li
 through a pipe (its fd number in $WHEELREPRO_CHANNEL, removed before anything else runs) root reads with a cap and treats as hostile input.
 
     inside.py [--unpack SDIST --into DIR] [--dist DIR] [--umask 022]
-              [--stdout-to-channel | --channel-to-child | --send-wheel] -- ARGV...
+              [--stdout-to-channel | --channel-to-child | --send-wheel] -- ARGV... [--then ARGV...]...
+
+Commands separated by ``--then`` run one after the other, up to the first that fails.
 """
 
 from __future__ import annotations
@@ -88,6 +90,16 @@ def send_wheel(dist: str) -> None:
                 shutil.copyfileobj(wheel, channel, 1 << 20)
 
 
+def _steps(command: list[str]) -> list[list[str]]:
+    steps = [[]]
+    for word in command:
+        if word == "--then":
+            steps.append([])
+        else:
+            steps[-1].append(word)
+    return [step for step in steps if step]
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="inside.py")
     parser.add_argument("--unpack")
@@ -115,12 +127,15 @@ def main(argv: list[str]) -> int:
     env = dict(os.environ, WHEELREPRO_CHANNEL=str(CHANNEL)) if args.channel_to_child else None
     os.umask(int(args.umask, 8))
     sys.stdout.flush()
-    try:
-        child = subprocess.run(command, cwd=args.into or None, stdout=stdout, pass_fds=keep, env=env)
-        code = child.returncode
-    except OSError as exc:
-        print(f"wheelrepro: cannot run {command[:1]}: {exc}", file=sys.stderr)
-        code = 127
+    code = 0
+    for step in _steps(command):
+        try:
+            code = subprocess.run(step, cwd=args.into or None, stdout=stdout, pass_fds=keep, env=env).returncode
+        except OSError as exc:
+            print(f"wheelrepro: cannot run {step[:1]}: {exc}", file=sys.stderr)
+            code = 127
+        if code != 0:
+            break
     if args.send_wheel and code == 0:
         send_wheel(args.dist)
     return code if code >= 0 else 128 - code

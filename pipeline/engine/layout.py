@@ -69,6 +69,7 @@ print(json.dumps({
     "shared": bool(sysconfig.get_config_var("Py_ENABLE_SHARED")),
     "vars": {k: str(sysconfig.get_config_var(k) or "") for k in keys},
     "build": sys.version,
+    "cache_tag": sys.implementation.cache_tag or "",
 }))
 """
 
@@ -170,8 +171,34 @@ def python_view(interpreter: Interpreter, cache: Path) -> PythonView:
             atomic_write(copy, _rewrite(text, host_prefix, prefix).encode("utf-8", "surrogateescape"))
             copy.chmod(0o644)
         overlays.append(Overlay(str(copy), f"{prefix}/{relative_source}"))
+        if source == info["sysconfigdata"] and info.get("cache_tag"):
+            overlays += _compiled(interpreter.path, copy, f"{prefix}/{relative_source}", info["cache_tag"],
+                                  host_prefix, prefix)
     # pyenv's --enable-shared builds find libpython through a RUNPATH naming the host prefix
     env = {"LD_LIBRARY_PATH": f"{prefix}/lib"} if info["shared"] else {}
     return PythonView(tag=interpreter.tag, minor=interpreter.minor, host_prefix=host_prefix, prefix=prefix,
                       executable=f"{prefix}/{relative}", host_executable=executable, overlays=tuple(overlays),
                       env=env, identity=found)
+
+
+
+_COMPILE = "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], dfile=sys.argv[3], doraise=True)"
+
+
+def _compiled(executable: str, copy: Path, inside: str, cache_tag: str, host_prefix: str, prefix: str
+              ) -> list[Overlay]:
+    """The rewritten module's bytecode, shown over the interpreter's own: without it every Python
+    process a build starts would compile the sysconfig data again (it cannot write a cache there)."""
+    folder, name = os.path.split(inside)
+    cache = f"{folder}/__pycache__/{name[:-3]}.{cache_tag}.pyc"
+    if not os.path.isfile(host_prefix + cache[len(prefix):]):
+        return []  # no cache file to show it over (the folder is read-only in the sandbox)
+    compiled = copy.with_name(copy.name + "c")
+    if not compiled.is_file():
+        try:
+            subprocess.run([executable, "-I", "-c", _COMPILE, str(copy), str(compiled), inside], capture_output=True,
+                           timeout=60, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return []
+        compiled.chmod(0o644)
+    return [Overlay(str(compiled), cache)]

@@ -151,9 +151,11 @@ def _environment(provisioner: Provisioner, target: Target, interpreter: Interpre
         return provisioner.ensure(interpreter, toolchain, lock, log, uid, built_links(workspace, lock))
     static = checked_requirements(static)
     lock, links = _resolve(provisioner, interpreter, static, log, uid, build_requirement)
-    env = provisioner.ensure(interpreter, toolchain, lock, log, uid, links)
-    missing = checked_requirements(provisioner.missing_requirements(interpreter, env, target.sdist_path, build_dir,
-                                                                    log, uid))
+    # the backend's hook runs while the new venv's bytecode is compiled
+    env, missing = provisioner.ensure_and(
+        interpreter, toolchain, lock, log, uid, links,
+        alongside=lambda made: provisioner.missing_requirements(interpreter, made, target.sdist_path, build_dir, log, uid))
+    missing = checked_requirements(missing)
     if missing:
         lock, links = _resolve(provisioner, interpreter, static + missing, log, uid, build_requirement)
         env = provisioner.ensure(interpreter, toolchain, lock, log, uid, links)

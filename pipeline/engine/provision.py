@@ -18,7 +18,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from concurrent.futures import ThreadPoolExecutor
+from typing import BinaryIO, Callable, TypeVar
 
 from . import environments, layout, sandbox, toolchains
 from ..errors import BuildRequirementsFailed, EnvironmentFailed, SdistOnlyRequirements
@@ -26,6 +27,8 @@ from .interpreters import Interpreter
 from .net import atomic_write
 from ..records import Environment
 from .workspace import SOURCE_DATE_EPOCH, Workspace
+
+T = TypeVar("T")
 
 UV = f"{layout.TOOLS}/uv"
 INPUT = f"{layout.TOOLS}/in"  # requirement and lock files the tracker wrote, read-only
@@ -164,36 +167,56 @@ class Provisioner:
     def ensure(self, interpreter: Interpreter, toolchain: tuple[str, ...], requirements: tuple[str, ...],
                log: Path, uid: int = sandbox.BUILD_UID, find_links: tuple[str, ...] = ()) -> Environment:
         """The venv for this exact lock, made once (in the sandbox, at its constant path) and shared."""
+        return self.ensure_and(interpreter, toolchain, requirements, log, uid, find_links)[0]
+
+    def ensure_and(self, interpreter: Interpreter, toolchain: tuple[str, ...], requirements: tuple[str, ...],
+                   log: Path, uid: int = sandbox.BUILD_UID, find_links: tuple[str, ...] = (),
+                   alongside: Callable[[Environment], T] | None = None) -> tuple[Environment, T | None]:
+        """:meth:`ensure`, and ``alongside(env)`` (e.g. the requirement hook, which reads the venv
+        read-only) run while a new venv's bytecode is compiled: it is ready once installed."""
         env = environments.describe(interpreter, toolchain, requirements, self.workspace.envs, self.inputs(interpreter))
         path = Path(env.path)
         with environments.EnvLock(path):
             if environments.is_complete(env):
-                return env
+                return env, alongside(env) if alongside else None
             environments.remove(env)
             path.mkdir(parents=True, mode=0o755)
             sandbox.own_for_build(path, uid)  # uv, run as the build uid, fills it
             python = self.python(interpreter)
-            venv = (sandbox.Mount(str(path), writable=True, target=layout.VENV),)
-            made = self._run(python, ["--", UV, "venv", "--quiet", "--no-config", "--no-python-downloads",
-                                      "--allow-existing", "--python", python.executable, layout.VENV],
-                             log, uid=uid, network=False, mounts=venv)
-            if made.returncode != 0:
-                environments.remove(env)
-                raise EnvironmentFailed(f"creating a venv for {interpreter.tag}", "uv venv failed (see the log)", str(log))
+            venv = sandbox.Mount(str(path), writable=True, target=layout.VENV)
             links = [arg for link in find_links for arg in ("--find-links", link)]
+            # with the network, none of it package code: uv makes the empty venv and installs the locked
+            # wheels into it (nothing is installed before, so no .pth file of theirs runs)
+            argv = ["--", UV, "venv", "--quiet", "--no-config", "--no-python-downloads", "--allow-existing",
+                    "--python", python.executable, layout.VENV,
+                    "--then", UV, "pip", "install", "--quiet", "--no-config", "--python", f"{layout.VENV}/bin/python",
+                    "--require-hashes", "--no-deps", "--no-build", *self.pip_source.args(), *links,
+                    "-r", f"{INPUT}/lock.txt"]
             folder, mount = self._inputs_folder({"lock.txt": "\n".join(merge_locks(toolchain, requirements)) + "\n"})
-            with folder:
-                installed = self._run(
-                    python, ["--", UV, "pip", "install", "--quiet", "--no-config", "--python", f"{layout.VENV}/bin/python",
-                             "--require-hashes", "--no-deps", "--no-build", *self.pip_source.args(), *links,
-                             "-r", f"{INPUT}/lock.txt"],
-                    log, uid=uid, network=True, mounts=(*venv, mount, *(sandbox.Mount(p) for p in find_links)))
-            sandbox.take_back(path)
-            if installed.returncode != 0:
+            try:
+                with folder:
+                    made = self._run(python, argv, log, uid=uid, network=True,
+                                     mounts=(venv, mount, *(sandbox.Mount(p) for p in find_links)))
+                if made.returncode != 0:
+                    raise EnvironmentFailed(f"making the venv for {interpreter.tag}", "uv failed (see the log)", str(log))
+                # bytecode, offline, without site (no .pth file runs): builds cannot write a cache in the
+                # read-only venv; pip's is left out, builds do not use it
+                compile_argv = ["--", python.executable, "-I", "-S", "-m", "compileall", "-q",
+                                "-x", "site-packages/pip/", f"{layout.VENV}/lib"]
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    compiling = pool.submit(self._run, python, compile_argv, log.with_name(log.stem + "-bytecode.log"),
+                                            uid=uid, network=False, mounts=(venv,))
+                    answer = alongside(env) if alongside else None
+                    compiled = compiling.result()
+                if compiled.returncode != 0:
+                    raise EnvironmentFailed(f"compiling the venv for {interpreter.tag}", "compileall failed", str(log))
+            except BaseException:
+                sandbox.take_back(path)
                 environments.remove(env)
-                raise EnvironmentFailed(f"installing the locks for {interpreter.tag}", "uv failed (see the log)", str(log))
+                raise
+            sandbox.take_back(path)
             environments.mark_complete(env)
-        return env
+        return env, answer
 
     def missing_requirements(self, interpreter: Interpreter, env: Environment, sdist: Path, build_dir: Path,
                              log: Path, uid: int = sandbox.BUILD_UID) -> list[str]:

@@ -64,3 +64,10 @@ def test_a_broken_archive_is_its_own_exit_status(tmp_path):
     sdist.write_bytes(b"not a tarball")
     proc, _ = _helper(tmp_path, "--unpack", str(sdist), "--into", str(tmp_path / "x"), "--", "true")
     assert proc.returncode == 125 and b"cannot unpack" in proc.stderr
+
+
+def test_commands_joined_by_then_run_in_order_up_to_the_first_failure(tmp_path):
+    proc, _ = _helper(tmp_path, "--", "echo", "one", "--then", "false", "--then", "echo", "three")
+    assert proc.returncode == 1 and proc.stdout == b"one\n"
+    proc, _ = _helper(tmp_path, "--", "echo", "one", "--then", "echo", "two")
+    assert proc.returncode == 0 and proc.stdout == b"one\ntwo\n"

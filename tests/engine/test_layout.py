@@ -17,8 +17,10 @@ def test_the_view_names_only_the_constant_prefix(interpreters, tmp_path):
     view = layout.python_view(interpreter, tmp_path)
     assert view.prefix == f"/opt/python/{interpreter.tag}" and view.executable.startswith(view.prefix + "/bin/python")
     assert Path(view.host_prefix, view.executable[len(view.prefix) + 1:]).exists()
-    sysconfigdata = [o for o in view.overlays if "_sysconfigdata" in o.inside]
+    sysconfigdata = [o for o in view.overlays if "_sysconfigdata" in o.inside and o.inside.endswith(".py")]
     assert len(sysconfigdata) == 1 and sysconfigdata[0].inside.startswith(view.prefix + "/lib/")
+    compiled = [o for o in view.overlays if "_sysconfigdata" in o.inside and o.inside.endswith(".pyc")]
+    assert len(compiled) == 1 and "/__pycache__/" in compiled[0].inside, "its bytecode is shown too"
     text = Path(sysconfigdata[0].host).read_text()
     assert view.host_prefix not in text and view.prefix in text
     assert all(view.host_prefix not in value for key, value in view.identity.items() if key.startswith("sysconfig_"))
