@@ -65,3 +65,22 @@ def test_a_built_requirement_wheel_is_kept_by_its_digest_once(tmp_path):
 def test_requirements_with_only_an_sdist_are_named_from_uvs_words(log, names):
     found = sorted({m.group(1).lower() for pattern in provision._SDIST_ONLY for m in pattern.finditer(log)})
     assert found == names
+
+
+@pytest.mark.network
+def test_old_toolchains_resolve_wheels_only_as_of_a_date(tmp_path, interpreters):
+    """The upstream rebuild's question: what `setuptools==75.6.0` and `wheel` were as of 2025-03-01."""
+    from pipeline.engine import sandbox
+    from pipeline.engine.check import Checker, CheckOptions
+    from pipeline.errors import BuildRequirementsFailed
+
+    checker = Checker(CheckOptions(out=tmp_path / "out", unsandboxed=sandbox.sandbox_works() is not None))
+    python = interpreters.get("3.12") or next(iter(interpreters.values()))
+    with sandbox.lease_uid() as uid:
+        lock = checker.provisioner.resolve(python, ["setuptools==75.6.0", "wheel"], tmp_path / "log", uid,
+                                           exclude_newer="2025-03-01T00:00:00Z")
+        assert [line.split(" ")[0] for line in lock] == ["setuptools==75.6.0", "wheel==0.45.1"]
+        assert all(len(line.rpartition("sha256:")[2]) == 64 for line in lock)
+        with pytest.raises(BuildRequirementsFailed):
+            checker.provisioner.resolve(python, ["setuptools==80.9.0"], tmp_path / "log", uid,
+                                        exclude_newer="2025-03-01T00:00:00Z")
