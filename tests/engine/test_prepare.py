@@ -57,3 +57,21 @@ def test_a_requirement_that_needs_itself_is_build_failed_not_a_loop(index, make_
     checker = make_checker(index)
     result = checker.check(checker.target("ouroboros"), interpreters.get("3.11") or next(iter(interpreters.values())))
     assert result.status == "build-failed" and "needs itself" in result.message, result.message
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sandbox.sandbox_works() is not None, reason="needs the sandbox")
+def test_two_checks_of_one_release_at_once_do_not_collide(index, make_checker, interpreters):
+    """Two checkers (as two processes would be) on the same release and interpreter, at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.sdists import cext_sdist
+
+    index.add("twice", "twice-1.0.tar.gz", cext_sdist("twice", "1.0"))
+    checkers = [make_checker(index), make_checker(index)]
+    python = interpreters.get("3.11") or next(iter(interpreters.values()))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda checker: checker.check(checker.target("twice"), python), checkers))
+    assert [r.status for r in results] == ["reproducible", "reproducible"], [r.message for r in results]
+    assert results[0].builds[0].sha256 == results[1].builds[0].sha256
+    assert all(Path(build.path).is_file() for result in results for build in result.builds)
