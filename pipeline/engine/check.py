@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -34,6 +35,7 @@ from .pair import CLOCK_SHIFT, GATE_OF_BUILDS, build_pair, plan_pair
 from .workspace import Workspace
 
 __all__ = ["CheckOptions", "Checker", "Locks", "Phase", "Prepared", "Target"]
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clock")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Checker:
         self.limits = sandbox.Limits(timeout=self.options.timeout, memory=self.options.memory)
         self._machine: vary.Machine | None = None
         self._machine_lock = threading.Lock()
+        self._clock: Future | None = None
         self.provisioner = Provisioner(self.workspace, self.backend, self.limits, self.options.pip_source())
 
     # -- what to check ---------------------------------------------------------------------
@@ -153,6 +156,8 @@ class Checker:
             env = prepared.environment if prepared else None
             return draft.finish(status, environment=env, builds=tuple(builds), message=message)
 
+        if self.backend.isolated and not self.options.sequential:
+            self._clock_library()  # made in the background: ready by the time the builds start
         try:
             with self.prepare(target, interpreter, uid) as prepared:
                 plan = plan_pair(self.options.sequential, self.limits, self.second_clock(), self.backend.isolated)
@@ -230,9 +235,16 @@ class Checker:
             return self._machine
 
     def second_clock(self) -> tuple[sandbox.Mount, ...]:
-        """What moves the second build's clock ahead (empty when no C compiler can make the library)."""
-        library = clock.compiled(self.workspace.out / "cache" / "clock", CLOCK_SHIFT)
+        """What moves the second build's clock ahead (empty when no C compiler can make the library);
+        made once per ``--out``, in the background from the first check on, while environments are made."""
+        library = self._clock_library().result()
         return clock.mounts(library) if library else ()
+
+    def _clock_library(self) -> Future:
+        with self._machine_lock:
+            if self._clock is None:
+                self._clock = _BACKGROUND.submit(clock.compiled, self.workspace.out / "cache" / "clock", CLOCK_SHIFT)
+            return self._clock
 
     def _sandbox_name(self) -> str:
         if not self.backend.isolated:
