@@ -187,11 +187,15 @@ class Provisioner:
             links = [arg for link in find_links for arg in ("--find-links", link)]
             # with the network, none of it package code: uv makes the empty venv and installs the locked
             # wheels into it (nothing is installed before, so no .pth file of theirs runs)
+            # uv's cache sits inside the new venv for this step (same filesystem: files are linked, not
+            # copied) and is deleted at its end, before anything else sees the venv
+            cache = f"{layout.VENV}/.uv-cache"
             argv = ["--", UV, "venv", "--quiet", "--no-config", "--no-python-downloads", "--allow-existing",
                     "--python", python.executable, layout.VENV,
                     "--then", UV, "pip", "install", "--quiet", "--no-config", "--python", f"{layout.VENV}/bin/python",
-                    "--require-hashes", "--no-deps", "--no-build", *self.pip_source.args(), *links,
-                    "-r", f"{INPUT}/lock.txt"]
+                    "--require-hashes", "--no-deps", "--no-build", "--cache-dir", cache, "--link-mode", "hardlink",
+                    *self.pip_source.args(), *links, "-r", f"{INPUT}/lock.txt",
+                    "--then", "rm", "-rf", cache]
             folder, mount = self._inputs_folder({"lock.txt": "\n".join(merge_locks(toolchain, requirements)) + "\n"})
             try:
                 with folder:

@@ -4,7 +4,7 @@ The original built with ``pip wheel --no-binary :all: --no-cache-dir`` twice, on
 other, in default temp dirs.  Both are timed in this process, on the same interpreter, so the
 ratio is fair.  Warm: the pinned environment already made (the nightly's usual case); cold: a new
 ``--out``, so the check also resolves the build requirements and makes the venv (uv).  Each
-figure is the better of two runs, interleaved with the baseline's, on this shared machine.
+figure is the best of three runs, interleaved with the baseline's, on this shared machine.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tests.bench import Figure
 WARM = ("markupsafe==3.0.2",)
 COLD = ("six==1.17.0", "markupsafe==3.0.2")  # pure (setuptools), C
 WARM_TARGET, COLD_TARGET = 0.3, 0.5
-ROUNDS = 2
+ROUNDS = 3
 
 
 def _original_venv(interpreter: Interpreter, venv: Path) -> Path:
@@ -78,7 +78,7 @@ def run(workdir: Path) -> Iterator[Figure]:
         ratio = seconds / original
         yield Figure("check", f"{name}: ratio warm check / original", ratio, "x", f"<= {WARM_TARGET}",
                      ratio <= WARM_TARGET and result.status == "reproducible")
-    for requirement in COLD:  # the better of two runs of each, interleaved: the least disturbed by the machine
+    for requirement in COLD:  # the best of ROUNDS runs of each, interleaved: the least disturbed by the machine
         name = requirement.split("==")[0]
         runs = []
         for _ in range(ROUNDS):
