@@ -12,6 +12,9 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests"]
 
 TOOL = ("-r", "environments/tool.txt")
+#: uv runs inside the sandbox (resolution, venvs, installs); hash-pinned in a file of its own, as pip's
+#: hash-checking mode covers a whole install command
+UV = ("--require-hashes", "-r", "environments/uv.txt")
 WHEELHOUSE = "out/cache/wheelhouse"
 TESTS = ("-r", "environments/tool.txt", "-r", "environments/tests.txt")
 
@@ -24,6 +27,7 @@ def _pipeline(session: nox.Session, command: str) -> None:
     to stop its builds and clean up instead of nox's half-second SIGKILL.
     """
     session.install(*TOOL)
+    session.install(*UV)
     if not (Path(session.bin) / "wheelrepro").exists():
         # editable: once made, the session runs the checkout's code as it is, with no rebuild per call
         session.install("--no-deps", "-e", ".")
@@ -45,6 +49,7 @@ def check(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: figures and ratios against baselines run in the same process."""
     session.install(*TESTS)
+    session.install(*UV)
     session.run("python", "-m", "tests.bench", *session.posargs)
 
 
@@ -58,9 +63,10 @@ def lock(session: nox.Session) -> None:
 
 def _offline_tests(session: nox.Session, marks: str) -> None:
     session.install(*TESTS)
+    session.install(*UV)
     session.run("python", "-m", "pipeline", "wheelhouse", WHEELHOUSE, "--extra", "environments/fixtures.txt")
     # the tool's own dependencies, so a test can install it as a user would, offline
-    session.run("python", "-m", "pip", "download", "--quiet", "--dest", WHEELHOUSE, *TOOL)
+    session.run("python", "-m", "pip", "download", "--quiet", "--dest", WHEELHOUSE, *TOOL, *UV)
     session.run("python", "-m", "pytest", "-m", marks, *session.posargs)
 
 
@@ -80,6 +86,7 @@ def tests_full(session: nox.Session) -> None:
 def tests_network(session: nox.Session) -> None:
     """Run the tests that need the real PyPI."""
     session.install(*TESTS)
+    session.install(*UV)
     session.run("python", "-m", "pytest", "-m", "network", *session.posargs)
 
 

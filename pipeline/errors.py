@@ -78,6 +78,14 @@ class BuildRequirementsFailed(EnvironmentFailed):
     """The package's own build requirements cannot be met: a verdict (build-failed), not our error."""
 
 
+class SdistOnlyRequirements(EnvironmentFailed):
+    """Build requirements with no usable wheel: they must be built (offline, sandboxed) before they can be locked."""
+
+    def __init__(self, names: tuple[str, ...], log: str | None = None) -> None:
+        self.names = names
+        super().__init__(f"build requirements {', '.join(names)}", "publish only an sdist for this Python", log)
+
+
 class SandboxUnavailable(PipelineError):
     """Builds cannot be isolated on this machine and --unsandboxed was not given."""
 

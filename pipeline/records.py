@@ -117,8 +117,9 @@ class Release:
 class Environment:
     """The exact build environment: interpreter + pinned toolchain + the package's build lock.
 
-    ``base`` fingerprints interpreter + toolchain only (known before any resolution);
-    ``fingerprint`` covers everything, including the package's build requirements.
+    ``base`` fingerprints interpreter + compilers + toolchain only (known before any resolution);
+    ``fingerprint`` covers everything, including the package's build requirements and ``inputs``:
+    what besides the locks changes bytes (interpreter build and digests, compilers, path layout).
     """
 
     fingerprint: str
@@ -128,6 +129,7 @@ class Environment:
     toolchain: tuple[str, ...]
     requirements: tuple[str, ...]
     path: str
+    inputs: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,6 +139,7 @@ class Environment:
             "interpreter": self.interpreter,
             "lock": {"toolchain": list(self.toolchain), "build": list(self.requirements)},
             "path": self.path,
+            "inputs": dict(self.inputs),
         }
 
     @classmethod
@@ -150,6 +153,7 @@ class Environment:
             toolchain=tuple(lock.get("toolchain", ())),
             requirements=tuple(lock.get("build", ())),
             path=data.get("path", ""),
+            inputs=dict(data.get("inputs", {})),
         )
 
 
@@ -356,13 +360,15 @@ class Isolation:
     sandbox: str
     offline: bool
     user: str = ""
+    limits: str = ""  # how each build was bounded: its own cgroup, or per-process limits and why
 
     def to_json(self) -> dict[str, Any]:
-        return {"sandbox": self.sandbox, "offline": self.offline, "user": self.user}
+        return {"sandbox": self.sandbox, "offline": self.offline, "user": self.user, "limits": self.limits}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Isolation:
-        return cls(sandbox=data.get("sandbox", "none"), offline=bool(data.get("offline")), user=data.get("user", ""))
+        return cls(sandbox=data.get("sandbox", "none"), offline=bool(data.get("offline")), user=data.get("user", ""),
+                   limits=data.get("limits", ""))
 
 
 @dataclass(frozen=True)

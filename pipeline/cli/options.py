@@ -158,8 +158,9 @@ def add_build_options(parser: argparse.ArgumentParser) -> None:
         help="extra place for build requirements")
     add("--timeout", type=positive_number, default=1800.0, metavar="SECONDS", help="per build (default 1800)")
     add("--memory", type=positive_number, default=8.0, metavar="GIB",
-        help="address-space cap per build process (default 8)")
+        help="memory cap per build, its processes and tmpfs together (default 8; per process without cgroups)")
     add("--unsandboxed", action="store_true", help="build without bubblewrap (results are marked so)")
+    add("--sequential", action="store_true", help="run the two controlled builds one after the other, not at once")
 
 
 def add_out(parser: argparse.ArgumentParser, help: str = "the results folder: store, kept wheels, logs, caches"
@@ -179,5 +180,4 @@ def add_verbosity(parser: argparse.ArgumentParser) -> None:
 def check_options(args: argparse.Namespace, out: Path, **more: object) -> CheckOptions:
     """The CheckOptions the shared build options (and ``more``) ask for."""
     return CheckOptions(out=out, index_url=args.index_url, find_links=tuple(args.find_links), timeout=args.timeout,
-                        memory=int(args.memory * GiB), unsandboxed=args.unsandboxed, **more)
-
+                        memory=int(args.memory * GiB), unsandboxed=args.unsandboxed, sequential=args.sequential, **more)

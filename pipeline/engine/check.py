@@ -12,6 +12,7 @@ import dataclasses
 import shutil
 import threading
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -22,7 +23,7 @@ from ..errors import BuildRequirementsFailed, PipelineError, SandboxUnavailable,
 from ..explain import compare_wheels
 from ..records import VARIATIONS, Agreement, Build, Difference, Isolation, Release, Result, Upstream
 from ..upstream import check_upstream, match_toolchain
-from . import sandbox
+from . import clock, sandbox
 from .build import BuildSettings, build_wheel
 from .compare import same_wheel
 from .interpreters import Interpreter
@@ -31,11 +32,14 @@ from .options import CheckOptions
 from .outcome import Draft, reproduce_command
 from .prepare import Locks, Prepared, prepare
 from .provision import Provisioner
+from .pair import CLOCK_SHIFT, GATE_OF_BUILDS, build_pair, plan_pair
+from .requirements import build_requirement
 from .requires import exclusion
 from .target import Target, find_target, find_targets, release_target
-from .workspace import Workspace, reachable_by_builds
+from .workspace import Workspace
 
 __all__ = ["CheckOptions", "Checker", "Locks", "Phase", "Prepared", "Target"]
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clock")
 
 
 @dataclass(frozen=True)
@@ -67,11 +71,10 @@ class Checker:
             self.client = Client(self.workspace.http_cache)
         if self.backend is None:
             self.backend = sandbox.choose_backend(self.options.unsandboxed)
-        if self.backend.isolated:
-            reachable_by_builds(self.workspace.out)
         self.limits = sandbox.Limits(timeout=self.options.timeout, memory=self.options.memory)
         self._machine: vary.Machine | None = None
         self._machine_lock = threading.Lock()
+        self._clock: Future | None = None
         self.provisioner = Provisioner(self.workspace, self.backend, self.limits, self.options.pip_source())
 
     # -- what to check ---------------------------------------------------------------------
@@ -99,17 +102,23 @@ class Checker:
         """The release unpacked once, its crates fetched, its environment made (see engine.prepare);
         ``locks`` pins the toolchain and build locks instead of the defaults and a fresh resolution."""
         with prepare(self.provisioner, target, interpreter, uid,
-                     lambda phase: self._say(target, interpreter, phase), locks) as prepared:
+                     lambda phase: self._say(target, interpreter, phase), locks,
+                     build_requirement=self.build_requirement) as prepared:
             yield prepared
 
     def rebuild(self, prepared: Prepared, label: int | str, settings: BuildSettings | None = None
                 ) -> tuple[Build, str]:
         """One build from a fresh unpack (the controlled one unless ``settings`` say otherwise)."""
-        return build_wheel(
-            sdist=prepared.target.sdist_path, project=prepared.target.name, env=prepared.environment,
-            interpreter_prefix=prepared.interpreter.prefix, settings=settings or prepared.controlled(),
-            keep_dir=prepared.keep_dir / str(label), backend=self.backend, limits=self.limits,
-        )
+        with GATE_OF_BUILDS.shared():  # a build that must run alone waits for this one
+            return build_wheel(
+                sdist=prepared.target.sdist_path, project=prepared.target.name, env=prepared.environment,
+                python=prepared.python, settings=settings or prepared.controlled(),
+                keep_dir=prepared.keep_dir / str(label), backend=self.backend, limits=self.limits,
+            )
+
+    def build_requirement(self, name: str, requirements: list[str], interpreter: Interpreter, uid: int) -> Path:
+        """A build requirement with only an sdist, built from it (offline, sandboxed) into the kept store."""
+        return build_requirement(self, name, requirements, interpreter, uid)
 
     # -- the check -------------------------------------------------------------------------
     def draft(self, target: Target, interpreter: Interpreter, uid: int | None = None) -> Draft:
@@ -117,7 +126,8 @@ class Checker:
         isolation = None
         if uid is not None:
             isolation = Isolation(sandbox=self._sandbox_name(), offline=self.backend.offline_capable,
-                                  user=f"uid {uid}" if self.backend.isolated else "")
+                                  user=f"uid {uid}" if self.backend.isolated else "",
+                                  limits=sandbox.confinement(self.backend))
         return Draft(
             name=target.name, version=target.version, python=interpreter.version, interpreter=interpreter.tag,
             reproduce=reproduce_command(target.argument, interpreter.selector, self.options,
@@ -152,11 +162,19 @@ class Checker:
             env = prepared.environment if prepared else None
             return draft.finish(status, environment=env, builds=tuple(builds), message=message)
 
+        if self.backend.isolated and not self.options.sequential:
+            self._clock_library()  # made in the background: ready by the time the builds start
         try:
             with self.prepare(target, interpreter, uid) as prepared:
-                for number in (1, 2):
+                plan = plan_pair(self.options.sequential, self.limits, self.second_clock(), self.backend.isolated)
+
+                def one(number: int, settings: BuildSettings) -> tuple[Build, str]:
                     self._say(target, interpreter, f"build {number}/2")
-                    build, reason = self.rebuild(prepared, number)
+                    return self.rebuild(prepared, number, settings)
+
+                pair, note = build_pair(one, prepared.controlled(), plan)
+                draft = replace(draft, controls={**draft.controls, "pair": note})
+                for number, (build, reason) in enumerate(pair, start=1):
                     builds.append(build)
                     if reason:
                         return failed("timeout" if build.timed_out else "build-failed", f"build {number}: {reason}")
@@ -267,6 +285,18 @@ class Checker:
             if self._machine is None:
                 self._machine = vary.probe_machine(self.workspace.out / "cache" / "locales", self.backend.isolated)
             return self._machine
+
+    def second_clock(self) -> tuple[sandbox.Mount, ...]:
+        """What moves the second build's clock ahead (empty when no C compiler can make the library);
+        made once per ``--out``, in the background from the first check on, while environments are made."""
+        library = self._clock_library().result()
+        return clock.mounts(library) if library else ()
+
+    def _clock_library(self) -> Future:
+        with self._machine_lock:
+            if self._clock is None:
+                self._clock = _BACKGROUND.submit(clock.compiled, self.workspace.out / "cache" / "clock", CLOCK_SHIFT)
+            return self._clock
 
     def _sandbox_name(self) -> str:
         if not self.backend.isolated:

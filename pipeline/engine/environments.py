@@ -3,32 +3,34 @@
 ``environments/cpXY.txt`` pins the frontend toolchain (pip, build and their dependencies) with
 hashes, one file per supported interpreter.  A package's build requirements are resolved once
 per (sdist, interpreter) into an exact lock; the venv that holds both is made once per
-fingerprint at a fixed path, and every build of that fingerprint uses it.
+fingerprint, inside the sandbox at its constant path, and every build of that fingerprint uses it.
+A lock line names one wheel by its sha256: ``name==version --hash=sha256:<digest>``.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
-import urllib.parse
-import urllib.request
 import shutil
 import subprocess
 import sys
-import tempfile
+import tomllib
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping, Sequence
 
+from packaging.tags import Tag, compatible_tags, cpython_tags, platform_tags
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from ..errors import EnvironmentFailed
+from ..records import Environment
+from . import toolchains
 from .interpreters import Interpreter
 from .net import atomic_write
-from ..records import Environment
 
 #: the toolchain locks: pipeline/environments, in a checkout a link to the repository's environments/
 #: (the copy to edit), in an installed tool the copy the package ships; the one place that decides
@@ -59,39 +61,59 @@ def fingerprint(*parts: Iterable[str] | str) -> str:
     return digest.hexdigest()
 
 
-def identity(interpreter: Interpreter) -> str:
-    """The interpreter as fingerprints see it (a free-threaded build is another interpreter)."""
-    return f"cpython {interpreter.version}" + (" free-threaded" if interpreter.free_threaded else "")
+def base_fingerprint(interpreter: Interpreter, toolchain: tuple[str, ...],
+                     inputs: Mapping[str, str] | None = None) -> str:
+    """Interpreter build, compilers and toolchain lock: known before anything is resolved (the nightly
+    skips what has a verdict for it).  The path layout is left out: it is in the full fingerprint."""
+    found = dict(toolchains.inputs(interpreter) if inputs is None else inputs)
+    found.pop("layout", None)
+    return fingerprint(toolchains.lines(found), toolchain)
 
 
-def base_fingerprint(interpreter: Interpreter, toolchain: tuple[str, ...]) -> str:
-    return fingerprint(identity(interpreter), toolchain)
+def interpreter_tags(interpreter: Interpreter) -> list[Tag]:
+    """The wheel tags the interpreter installs, best first (this machine's platforms)."""
+    major, minor = (int(part) for part in interpreter.minor.split("."))
+    platforms = list(platform_tags())
+    return [*cpython_tags((major, minor), platforms=platforms),
+            *compatible_tags((major, minor), interpreter.tag, platforms=platforms)]
 
 
-def lock_from_report(report: dict) -> tuple[str, ...]:
-    """pip's ``--report`` JSON -> exact, hashed lock lines."""
+def lock_from_pylock(text: str, tags: Sequence[Tag]) -> tuple[str, ...]:
+    """uv's ``pylock.toml`` (PEP 751) -> exact lock lines, one wheel each: the best for ``tags``."""
+    try:
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise EnvironmentFailed("reading the resolver's lock", str(exc)) from None
+    rank = {tag: position for position, tag in enumerate(tags)}
     lines = []
-    for item in report.get("install", []):
-        meta = item["metadata"]
-        info = item.get("download_info", {})
-        hashes = info.get("archive_info", {}).get("hashes", {})
-        sha = hashes.get("sha256") or info.get("archive_info", {}).get("hash", "").partition("sha256=")[2]
-        if not sha:
-            raise EnvironmentFailed(f"{meta['name']} {meta['version']}", "the index gave no sha256 to lock it with")
-        name = meta["name"].lower().replace("_", "-").replace(".", "-")
-        lines.append(f"{name}=={meta['version']} --hash=sha256:{sha}")
+    for package in data.get("packages", []):
+        name, version = canonicalize_name(str(package.get("name", ""))), str(package.get("version", ""))
+        best = None
+        for wheel in package.get("wheels", []):
+            filename = str(wheel.get("name") or wheel.get("url") or wheel.get("path") or "").rsplit("/", 1)[-1]
+            sha = str(wheel.get("hashes", {}).get("sha256", ""))
+            try:
+                wheel_tags = parse_wheel_filename(urllib.parse.unquote(filename))[3]
+            except InvalidWheelFilename:
+                continue
+            score = min((rank[tag] for tag in wheel_tags if tag in rank), default=None)
+            if score is not None and len(sha) == 64 and (best is None or score < best[0]):
+                best = (score, sha)
+        if best is None:
+            raise EnvironmentFailed(f"{name} {version}", "the resolver gave no wheel for this interpreter with a sha256")
+        lines.append(f"{name}=={version} --hash=sha256:{best[1]}")
     return tuple(sorted(lines))
 
 
 @dataclass(frozen=True)
 class PipSource:
-    """Where pip finds distributions: an index, and/or a local folder of wheels."""
+    """Where build requirements come from: an index, and/or local folders of wheels (pip's and uv's words)."""
 
     index_url: str | None = "https://pypi.org/simple/"
     find_links: tuple[str, ...] = ()
 
     def local_paths(self) -> tuple[str, ...]:
-        """Folders on this machine pip reads from (the sandbox must show them)."""
+        """Folders on this machine the resolver reads from (the sandbox must show them)."""
         paths = []
         for location in (self.index_url or "", *self.find_links):
             if location.startswith("file:"):
@@ -107,18 +129,31 @@ class PipSource:
         return out
 
 
+def uv_binary() -> str:
+    """The uv executable the tool's pinned dependencies installed (environments/uv.txt)."""
+    try:
+        import uv
+
+        found = uv.find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv") or ""
+    if not found:
+        raise EnvironmentFailed("finding uv", "it is not installed: pip install --require-hashes -r environments/uv.txt")
+    return os.path.realpath(found)
+
+
 def write_toolchain_lock(interpreter: Interpreter, source: PipSource, directory: Path = ENVIRONMENTS_DIR) -> Path:
-    """Resolve the toolchain for one interpreter and write ``environments/cpXY.txt``."""
-    with tempfile.TemporaryDirectory(prefix="wheelrepro-lock-") as tmp:
-        venv = Path(tmp) / "venv"
-        create_venv(interpreter, venv)
-        report = Path(tmp) / "report.json"
-        cmd = [str(venv / "bin" / "python"), "-m", "pip", "install", "--dry-run", "--ignore-installed",
-               "--quiet", "--only-binary", ":all:", "--report", str(report), *source.args(), *TOOLCHAIN]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise EnvironmentFailed(f"locking the toolchain for {interpreter.tag}", _last_line(proc.stderr))
-        lines = lock_from_report(json.loads(report.read_text()))
+    """Resolve the toolchain for one interpreter, wheels only, and write ``environments/cpXY.txt``.
+
+    uv runs no package code with --no-build, so this step needs no sandbox.
+    """
+    cmd = [uv_binary(), "pip", "compile", "--quiet", "--no-build", "--no-config", "--no-python-downloads",
+           "--python", interpreter.path, "--format", "pylock.toml", *source.args(), "-"]
+    proc = subprocess.run(cmd, input="\n".join(TOOLCHAIN) + "\n", capture_output=True, text=True,
+                          env={**os.environ, "UV_NO_CONFIG": "1"})
+    if proc.returncode != 0:
+        raise EnvironmentFailed(f"locking the toolchain for {interpreter.tag}", _last_line(proc.stderr))
+    lines = lock_from_pylock(proc.stdout, interpreter_tags(interpreter))
     path = toolchain_lock_path(interpreter, directory)
     header = f"# Build frontend toolchain for CPython {interpreter.selector} ({interpreter.tag}); written by `nox -s lock`.\n"
     atomic_write(path, (header + "\n".join(lines) + "\n").encode())
@@ -126,22 +161,23 @@ def write_toolchain_lock(interpreter: Interpreter, source: PipSource, directory:
 
 
 def write_toolchain_lock_for(selector: str, source: PipSource, directory: Path = ENVIRONMENTS_DIR) -> Path:
-    """The lock for an interpreter this machine does not have (``3.14``, ``3.14t``), resolved by this
-    Python's pip for that version's tags: the toolchain is pure wheels, so CI can build with an
-    interpreter this machine lacks.  pip evaluates environment markers against the running Python,
-    which is right for the toolchain's markers (``python_version < "3.11"``) when run on 3.11 or later."""
+    """The lock for an interpreter this machine does not have (``3.14``, ``3.14t``), resolved by uv for
+    that version and this machine's platform: the toolchain is pure wheels, so CI can build with an
+    interpreter this machine lacks."""
     minor = selector.removesuffix("t")
-    with tempfile.TemporaryDirectory(prefix="wheelrepro-lock-") as tmp:
-        report = Path(tmp) / "report.json"
-        cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-               "--only-binary", ":all:", "--python-version", minor, "--implementation", "cp",
-               "--report", str(report), *source.args(), *TOOLCHAIN]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise EnvironmentFailed(f"locking the toolchain for Python {selector}", _last_line(proc.stderr))
-        lines = lock_from_report(json.loads(report.read_text()))
-    path = directory_lock(selector, directory)
     tag = f"cp{selector.replace('.', '')}"
+    cmd = [uv_binary(), "pip", "compile", "--quiet", "--no-build", "--no-config", "--no-python-downloads",
+           "--python-version", minor, "--format", "pylock.toml", *source.args(), "-"]
+    proc = subprocess.run(cmd, input="\n".join(TOOLCHAIN) + "\n", capture_output=True, text=True,
+                          env={**os.environ, "UV_NO_CONFIG": "1"})
+    if proc.returncode != 0:
+        raise EnvironmentFailed(f"locking the toolchain for Python {selector}", _last_line(proc.stderr))
+    major, minor_number = (int(part) for part in minor.split("."))
+    platforms = list(platform_tags())
+    tags = [*cpython_tags((major, minor_number), platforms=platforms),
+            *compatible_tags((major, minor_number), tag, platforms=platforms)]
+    lines = lock_from_pylock(proc.stdout, tags)
+    path = directory_lock(selector, directory)
     header = (f"# Build frontend toolchain for CPython {selector} ({tag}); written by `nox -s lock` "
               "without that interpreter (resolved for its tags).\n")
     atomic_write(path, (header + "\n".join(lines) + "\n").encode())
@@ -160,17 +196,8 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else "no output"
 
 
-def create_venv(interpreter: Interpreter, path: Path) -> None:
-    """A bare venv made by virtualenv, with its seed pip (replaced by the locked one)."""
-    cmd = [sys.executable, "-m", "virtualenv", "--quiet", "--no-download", "--no-periodic-update",
-           "--python", interpreter.path, str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise EnvironmentFailed(f"creating a venv for {interpreter.tag}", _last_line(proc.stderr or proc.stdout))
-
-
 class EnvLock:
-    """An exclusive lock on one environment folder while it is made."""
+    """An exclusive lock on one folder (an environment, a crate cache, a check's kept results) while it is used."""
 
     def __init__(self, path: Path) -> None:
         self.path = path.with_name(path.name + ".lock")
@@ -190,29 +217,38 @@ def env_path(envs_dir: Path, interpreter: Interpreter, fp: str) -> Path:
     return envs_dir / f"{interpreter.tag}-{fp[:16]}"
 
 
-def describe(interpreter: Interpreter, toolchain: tuple[str, ...], requirements: tuple[str, ...], envs_dir: Path) -> Environment:
-    fp = fingerprint(identity(interpreter), toolchain, requirements)
+def describe(interpreter: Interpreter, toolchain: tuple[str, ...], requirements: tuple[str, ...], envs_dir: Path,
+             inputs: Mapping[str, str]) -> Environment:
+    """The environment record; ``inputs`` (interpreter build, compilers, layout) are in the fingerprint."""
+    fp = fingerprint(toolchains.lines(inputs), toolchain, requirements)
     return Environment(
         fingerprint=fp,
-        base=base_fingerprint(interpreter, toolchain),
+        base=base_fingerprint(interpreter, toolchain, inputs),
         python=interpreter.version,
         interpreter=interpreter.tag,
         toolchain=toolchain,
         requirements=requirements,
         path=str(env_path(envs_dir, interpreter, fp)),
+        inputs=dict(inputs),
     )
 
 
+def _marker(env: Environment) -> Path:
+    """Beside the venv, in a folder only root writes: no build ever sees it."""
+    return Path(env.path + ".complete")
+
+
 def is_complete(env: Environment) -> bool:
-    marker = Path(env.path) / ".complete"
-    return marker.is_file() and marker.read_text() == env.fingerprint
+    marker = _marker(env)
+    return marker.is_file() and not marker.is_symlink() and marker.read_text() == env.fingerprint
 
 
 def mark_complete(env: Environment) -> None:
-    atomic_write(Path(env.path) / ".complete", env.fingerprint.encode())
+    atomic_write(_marker(env), env.fingerprint.encode())
 
 
 def remove(env: Environment) -> None:
+    _marker(env).unlink(missing_ok=True)
     shutil.rmtree(env.path, ignore_errors=True)
 
 

@@ -20,6 +20,7 @@ class CheckOptions:
     unsandboxed: bool = False
     vary: bool = False  # the strict check: variation builds after a reproducible pair (pipeline.vary)
     upstream: bool = True  # compare with the index's own wheel (only for releases from an index)
+    sequential: bool = False  # the two controlled builds one after the other, not at once (engine.pair)
 
     def pip_source(self) -> PipSource:
         links = tuple(str(Path(link).resolve()) if Path(link).exists() else link for link in self.find_links)

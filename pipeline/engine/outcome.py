@@ -20,6 +20,8 @@ def reproduce_command(spec: str, minor: str, options: CheckOptions, *, from_inde
         words += ["--index-url", options.index_url]
     if options.unsandboxed:
         words.append("--unsandboxed")
+    if options.sequential:
+        words.append("--sequential")
     if options.vary:
         words.append("--vary")
     return shlex.join(words)

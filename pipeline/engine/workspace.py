@@ -1,17 +1,14 @@
-"""Where everything generated lives: out/ and the fixed build root."""
+"""Where everything generated lives on the host: out/ (builds never see it; see layout for their paths)."""
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UsageError
-from .sandbox import FRESH_ROOTS
+from . import layout
 
-#: builds happen at /tmp/wheelrepro/<interpreter>/<name>-<version>, the same path every time
-BUILD_ROOT = Path("/tmp/wheelrepro")
+#: the in-sandbox parent of every build tree (builds happen at <root>/<interpreter>/<name>-<version>)
+BUILD_ROOT = layout.BUILD_ROOT
 #: constant for every build: the earliest time a zip can store (1980-01-01T00:00:00Z)
 SOURCE_DATE_EPOCH = "315532800"
 
@@ -33,8 +30,19 @@ class Workspace:
         return self.out / "cache" / "http"
 
     @property
-    def pip_cache(self) -> Path:
-        return self.out / "cache" / "pip"
+    def interpreters(self) -> Path:
+        """Each interpreter's sysconfig data rewritten for its constant prefix."""
+        return self.out / "cache" / "interpreters"
+
+    @property
+    def crates(self) -> Path:
+        """Rust crates an sdist locks, fetched once per sdist (root's; builds see them read-only)."""
+        return self.out / "cache" / "cargo"
+
+    @property
+    def built(self) -> Path:
+        """Wheels of build requirements that publish only an sdist, built offline, kept by digest."""
+        return self.out / "cache" / "built"
 
     @property
     def scratch(self) -> Path:
@@ -54,18 +62,5 @@ class Workspace:
         return self.out / "builds" / name / version / tag
 
     def build_dir(self, name: str, version: str, tag: str, root: Path = BUILD_ROOT) -> Path:
-        return root / tag / f"{name}-{version}"
-
-
-def reachable_by_builds(path: Path) -> None:
-    """Builds run as an unprivileged uid that must reach the venvs under ``path``; say so when it cannot."""
-    path.mkdir(parents=True, exist_ok=True)
-    for folder in (path, *path.parents):
-        if str(folder).startswith(tuple(root + "/" for root in FRESH_ROOTS)):
-            continue  # the sandbox makes these parents itself, searchable
-        if not folder.stat().st_mode & stat.S_IXOTH:
-            raise UsageError(
-                f"{folder} is not searchable by other users (mode {stat.S_IMODE(folder.stat().st_mode):o}), so the "
-                f"sandboxed build user cannot reach {path}; choose another --out or `chmod o+x {folder}`"
-            )
-    os.chmod(path, 0o755)
+        """The build tree's path inside the sandbox: the same for every build of the release."""
+        return layout.build_dir(name, version, tag, root)

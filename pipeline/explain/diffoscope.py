@@ -110,8 +110,6 @@ def _confined(tool: Path, a: Path, b: Path, work: Path, uid: int, backend: sandb
     """The one diffoscope run: the wheels read-only, only ``work/out`` writable, the build's limits."""
     out = work / "out"
     out.mkdir(mode=0o700)
-    home = work / "home"
-    home.mkdir(mode=0o700)
     if backend.isolated:
         sandbox.own_for_build(out, uid)
     mounts = {
@@ -120,9 +118,9 @@ def _confined(tool: Path, a: Path, b: Path, work: Path, uid: int, backend: sandb
         "b": sandbox.Mount(_readable(b, work / "b"), target=f"{INSIDE}/b/{b.name}"),
         "out": sandbox.Mount(str(out), writable=True, target=f"{INSIDE}/out"),
     }
-    # the sandbox sees the constant paths; without it, the command is given the host's
-    at = {key: (m.inside if backend.isolated else m.path) for key, m in mounts.items()}
-    home_path = f"{INSIDE}/home" if backend.isolated else str(home)
+    # the constant paths; without the sandbox, engine.hostpaths translates them to the host's
+    at = {key: m.inside for key, m in mounts.items()}
+    home_path = f"{INSIDE}/home"
     argv = (at["tool"], "--html", f"{at['out']}/{REPORT}", "--no-progress",
             # diffoscope's own --timeout only stops recursing; the hard limit is the sandbox's
             "--timeout", str(max(1, int(timeout * 0.8))), "--max-report-size", str(REPORT_BYTES),
@@ -131,7 +129,7 @@ def _confined(tool: Path, a: Path, b: Path, work: Path, uid: int, backend: sandb
     env = sandbox.scrubbed_env({"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", "TZ": "UTC", "HOME": home_path,
                                 "TMPDIR": "/tmp"}, [])
     spec = sandbox.Spec(argv=argv, env=env, cwd=home_path, mounts=tuple(mounts.values()), network=False, uid=uid,
-                        dirs=(home_path,) if backend.isolated else ())
+                        dirs=(home_path,))
     return sandbox.run(backend, spec, sandbox.Limits(timeout=timeout), work / "log")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from ..engine.provision import DEFAULT_REQUIRES
+from ..engine.sdist import DEFAULT_REQUIRES
 from ..errors import NotInferred, WheelUnreadable
 
 #: pyproject.toml bigger than this is not read (a hostile sdist could make it huge)

@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING
 from packaging.requirements import Requirement
 
 from ..engine import environments
-from ..engine.build import fresh_source
-from ..engine.environments import EnvLock
+from ..engine.environments import uv_binary
 from ..engine.fetch import fetch_artifact
 from ..engine.net import Client
 from ..engine.provision import load_lock, save_lock
@@ -35,7 +34,7 @@ from ..records import Artifact, Build, Environment, Release, Toolchain, Upstream
 from .compare import Match, classify, pick_wheel, pure_name, pure_wheels
 from .infer import Inference, WheelFacts, infer, read_build_system, read_wheel
 from .switches import Scan, find_switches
-from .toolchain import resolve_lock, uv_binary, uv_version
+from .toolchain import resolve_lock, uv_version
 
 if TYPE_CHECKING:
     from ..engine.check import Checker
@@ -96,10 +95,8 @@ def _record(status: str, facts: WheelFacts | None, inference: Inference | None, 
 
 def _missing(checker: Checker, prepared: Prepared, env: Environment, log: Path) -> list[str]:
     """What the backend asks for beyond the lock, from a fresh unpack (sandboxed, offline)."""
-    with EnvLock(prepared.build_dir):
-        fresh_source(prepared.target.sdist_path, prepared.build_dir, prepared.uid)
-        return checker.provisioner.missing_requirements(env, prepared.interpreter, prepared.build_dir, log,
-                                                        prepared.uid)
+    return checker.provisioner.missing_requirements(prepared.interpreter, env, prepared.target.sdist_path,
+                                                    prepared.build_dir, log, prepared.uid)
 
 
 def environment(checker: Checker, prepared: Prepared, inference: Inference, cutoff: str, log: Path
@@ -119,8 +116,7 @@ def environment(checker: Checker, prepared: Prepared, inference: Inference, cuto
 
     def resolve(requirements: tuple[str, ...]) -> tuple[str, ...]:
         return resolve_lock(requirements, cutoff=cutoff, pinned=pinned, interpreter=interpreter,
-                            index_url=checker.options.index_url, backend=checker.backend, limits=checker.limits,
-                            log=log, uid=uid)
+                            provisioner=checker.provisioner, log=log, uid=uid)
 
     requirements = inference.requirements
     lock = resolve(requirements)

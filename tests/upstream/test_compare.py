@@ -13,11 +13,11 @@ import pytest
 
 from pipeline.cli.report import details
 from pipeline.cli.upstream import main_upstream
-from pipeline.upstream.verify import latest_kept_wheel
 from pipeline.engine.check import Checker, CheckOptions
 from pipeline.engine.net import Client, Retry
 from pipeline.records import Artifact, Release, Result, Upstream
 from pipeline.upstream.compare import Match, check_upstream, classify, pick_wheel
+from pipeline.upstream.verify import latest_kept_wheel
 from tests.sdists import LocalIndex, cext_sdist, intree_sdist
 
 

@@ -11,7 +11,14 @@ import pytest
 
 from pipeline.errors import NotInferred
 from pipeline.upstream.infer import (
-    LEGACY_BACKEND, BuildSystem, WheelFacts, infer, parse_generator, read_build_system, read_wheel, timestamp_rule,
+    LEGACY_BACKEND,
+    BuildSystem,
+    WheelFacts,
+    infer,
+    parse_generator,
+    read_build_system,
+    read_wheel,
+    timestamp_rule,
 )
 from tests.sdists import _tar
 

@@ -25,7 +25,12 @@ from pipeline.engine.check import Checker, CheckOptions, Locks
 from pipeline.engine.net import Response
 from pipeline.errors import NotInferred
 from pipeline.records import Artifact, Release, Result, Upstream
-from pipeline.upstream.matching import json_api_url, match_toolchain, pure_artifact, upload_cutoff
+from pipeline.upstream.matching import (
+    json_api_url,
+    match_toolchain,
+    pure_artifact,
+    upload_cutoff,
+)
 from tests.sdists import _tar, switch_sdist
 from tests.upstream.test_toolchain import NEW, OLD, UPLOADED, flit_core, sha256
 

@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.engine import sandbox
+from pipeline.engine.environments import PipSource
+from pipeline.engine.provision import Provisioner
+from pipeline.engine.workspace import Workspace
 from pipeline.errors import EnvironmentFailed, NotInferred
-from pipeline.upstream.toolchain import cutoff_stamp, lock_lines, resolve_lock
+from pipeline.upstream.toolchain import cutoff_stamp, resolve_lock
 
 OLD, NEW = "3.11.0", "3.12.0"
 #: when the fixture index says each flit_core was uploaded (the real ones are close)
@@ -35,14 +38,18 @@ def flit_index(json_index, wheelhouse):
     return json_index
 
 
-@pytest.fixture
-def resolve(flit_index, interpreters, sandboxed, tmp_path):
+def _provisioner(index_url: str, sandboxed: bool, out: Path) -> Provisioner:
     backend = sandbox.choose_backend(unsandboxed=not sandboxed)
+    return Provisioner(Workspace(out), backend, sandbox.Limits(timeout=120), PipSource(index_url))
+
+
+@pytest.fixture
+def resolve(flit_index, interpreters, sandboxed, tmp_path, shared_out, wheelhouse):
+    provisioner = _provisioner(flit_index.url, sandboxed, shared_out)
 
     def run(requirements, cutoff, pinned=()):
         return resolve_lock(tuple(requirements), cutoff=cutoff, pinned=tuple(pinned), interpreter=interpreters["3.11"],
-                            index_url=flit_index.url, backend=backend, limits=sandbox.Limits(timeout=120),
-                            log=tmp_path / "uv.log")
+                            provisioner=provisioner, log=tmp_path / "uv.log")
 
     return run
 
@@ -76,27 +83,11 @@ def test_what_cannot_be_resolved_is_not_inferred_with_uvs_reason(resolve, requir
 def test_an_unreachable_index_is_the_trackers_failure_not_a_verdict(interpreters, sandboxed, tmp_path):
     with pytest.raises(EnvironmentFailed, match="could not be reached") as raised:
         resolve_lock(("flit_core",), cutoff="2025-01-01T00:00:00Z", pinned=(), interpreter=interpreters["3.11"],
-                     index_url="http://127.0.0.1:9/simple/", backend=sandbox.choose_backend(not sandboxed),
-                     limits=sandbox.Limits(timeout=120), log=tmp_path / "uv.log")
+                     provisioner=_provisioner("http://127.0.0.1:9/simple/", sandboxed, tmp_path / "out"),
+                     log=tmp_path / "uv.log")
     assert not isinstance(raised.value, NotInferred)
 
 
-def test_lock_lines_come_from_the_wheels_of_a_pylock_only():
-    pylock = """
-lock-version = "1.0"
-[[packages]]
-name = "Flit_Core"
-version = "3.11.0"
-wheels = [{ url = "https://x/flit_core-3.11.0-py3-none-any.whl", hashes = { sha256 = "%s" } }]
-[[packages]]
-name = "cffi"
-version = "2.0.0"
-wheels = [{ url = "https://x/b.whl", hashes = { sha256 = "%s" } }, { url = "https://x/a.whl", hashes = { sha256 = "%s" } }]
-""" % ("a" * 64, "c" * 64, "b" * 64)
-    assert lock_lines(pylock) == ("cffi==2.0.0 --hash=sha256:" + "b" * 64 + " --hash=sha256:" + "c" * 64,
-                                  "flit-core==3.11.0 --hash=sha256:" + "a" * 64)
-    with pytest.raises(EnvironmentFailed, match="no wheel with a sha256"):
-        lock_lines('[[packages]]\nname = "x"\nversion = "1"\nsdist = { url = "https://x/x-1.tar.gz" }\n')
 
 
 @pytest.mark.parametrize("stamp, expected", [
