@@ -66,7 +66,9 @@ def _offline_tests(session: nox.Session, marks: str) -> None:
     session.install(*UV)
     session.run("python", "-m", "pipeline", "wheelhouse", WHEELHOUSE, "--extra", "environments/fixtures.txt")
     # the tool's own dependencies, so a test can install it as a user would, offline
-    session.run("python", "-m", "pip", "download", "--quiet", "--dest", WHEELHOUSE, *TOOL, *UV)
+    # (two runs: pip's hash mode applies to every requirement of a run, and only uv is hash-pinned)
+    session.run("python", "-m", "pip", "download", "--quiet", "--dest", WHEELHOUSE, *TOOL)
+    session.run("python", "-m", "pip", "download", "--quiet", "--dest", WHEELHOUSE, *UV)
     session.run("python", "-m", "pytest", "-m", marks, *session.posargs)
 
 
