@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..errors import EnvironmentFailed
+from .fetch import sha256_of
 from .interpreters import Interpreter
 from .net import atomic_write
 
@@ -98,14 +99,6 @@ class PythonView:
     identity: Mapping[str, str] = field(default_factory=dict)
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _rewrite(text: str, host_prefix: str, prefix: str) -> str:
     return text.replace(host_prefix, prefix)
 
@@ -133,8 +126,8 @@ def _identity(path: str, tag: str, version: str) -> tuple[tuple[str, str], ...]:
     found = {
         "python": version,
         "python_build": info["build"].replace("\n", " "),
-        "python_executable_sha256": _sha256(info["executable"]),
-        "libpython_sha256": _sha256(info["libpython"]) if info["libpython"] else "static",
+        "python_executable_sha256": sha256_of(Path(info["executable"])),
+        "libpython_sha256": sha256_of(Path(info["libpython"])) if info["libpython"] else "static",
         **{f"sysconfig_{key}": _rewrite(value, info["prefix"], prefix) for key, value in sorted(info["vars"].items())},
     }
     if info["sysconfigdata"]:

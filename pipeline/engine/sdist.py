@@ -9,7 +9,6 @@ the ``Cargo.lock`` files are (the Rust crates to fetch before the offline build)
 from __future__ import annotations
 
 import posixpath
-import stat
 import tarfile
 import tomllib
 import zipfile
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BuildRequirementsFailed, EnvironmentFailed, UnsafeArchive
-from .unpack import MAX_MEMBERS, MAX_UNPACKED, _check_name, _check_tar, _single_top
+from .unpack import check_tar, check_zip
 
 DEFAULT_REQUIRES = ("setuptools>=40.8.0",)  # PEP 517's fallback for a project without [build-system]
 PYPROJECT_CAP = 1024**2
@@ -36,17 +35,7 @@ def read_sdist(archive: Path) -> SdistFacts:
     if name.endswith(".zip"):
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
-            if len(infos) > MAX_MEMBERS:
-                raise UnsafeArchive(name, "*", f"has {len(infos)} members")
-            tops, total = set(), 0
-            for info in infos:
-                tops.add(_check_name(name, info.filename).split("/", 1)[0])
-                if stat.S_ISLNK(info.external_attr >> 16):
-                    raise UnsafeArchive(name, info.filename, "is a link")
-                total += info.file_size
-            if total > MAX_UNPACKED:
-                raise UnsafeArchive(name, "*", f"unpacks to {total} bytes, over the cap")
-            top = _single_top(name, tops)
+            top = check_zip(name, infos)
             files = {posixpath.normpath(i.filename): i for i in infos if not i.is_dir()}
             pyproject = files.get(f"{top}/pyproject.toml")
             text = _text(name, zf.read(pyproject)) if pyproject and pyproject.file_size <= PYPROJECT_CAP else None
@@ -54,9 +43,7 @@ def read_sdist(archive: Path) -> SdistFacts:
         try:
             with tarfile.open(archive) as tf:
                 members = tf.getmembers()
-                if len(members) > MAX_MEMBERS:
-                    raise UnsafeArchive(name, "*", f"has {len(members)} members")
-                top = _check_tar(name, members)
+                top = check_tar(name, members)
                 files = {posixpath.normpath(m.name): m for m in members if m.isfile()}
                 member = files.get(f"{top}/pyproject.toml")
                 text = None

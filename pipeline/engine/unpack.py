@@ -25,7 +25,10 @@ def _check_name(archive: str, name: str) -> str:
     return normal
 
 
-def _check_tar(archive: str, members: list[tarfile.TarInfo]) -> str:
+def check_tar(archive: str, members: list[tarfile.TarInfo]) -> str:
+    """The archive's one top folder, once every member is checked; :class:`UnsafeArchive` otherwise."""
+    if len(members) > MAX_MEMBERS:
+        raise UnsafeArchive(archive, "*", f"has {len(members)} members")
     total = 0
     tops = set()
     for member in members:
@@ -47,6 +50,21 @@ def _check_tar(archive: str, members: list[tarfile.TarInfo]) -> str:
     return _single_top(archive, tops)
 
 
+def check_zip(archive: str, infos: list[zipfile.ZipInfo]) -> str:
+    """:func:`check_tar` for a zip sdist (a zip member can only be a file, a folder or a link)."""
+    if len(infos) > MAX_MEMBERS:
+        raise UnsafeArchive(archive, "*", f"has {len(infos)} members")
+    tops, total = set(), 0
+    for info in infos:
+        tops.add(_check_name(archive, info.filename).split("/", 1)[0])
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise UnsafeArchive(archive, info.filename, "is a link")
+        total += info.file_size
+    if total > MAX_UNPACKED:
+        raise UnsafeArchive(archive, "*", f"unpacks to {total} bytes, over the {MAX_UNPACKED} cap")
+    return _single_top(archive, tops)
+
+
 def _single_top(archive: str, tops: set[str]) -> str:
     tops.discard(".")
     if len(tops) != 1:
@@ -63,27 +81,13 @@ def unpack_sdist(archive: Path, dest_parent: Path) -> Path:
     dest_parent.mkdir(parents=True, exist_ok=True)
     if name.endswith(".zip"):
         with zipfile.ZipFile(archive) as zf:
-            infos = zf.infolist()
-            if len(infos) > MAX_MEMBERS:
-                raise UnsafeArchive(name, "*", f"has {len(infos)} members")
-            tops = set()
-            total = 0
-            for info in infos:
-                tops.add(_check_name(name, info.filename).split("/", 1)[0])
-                if stat.S_ISLNK(info.external_attr >> 16):
-                    raise UnsafeArchive(name, info.filename, "is a link")
-                total += info.file_size
-            if total > MAX_UNPACKED:
-                raise UnsafeArchive(name, "*", f"unpacks to {total} bytes, over the cap")
-            top = _single_top(name, tops)
+            top = check_zip(name, zf.infolist())
             zf.extractall(dest_parent)
     else:
         try:
             with tarfile.open(archive) as tf:
                 members = tf.getmembers()
-                if len(members) > MAX_MEMBERS:
-                    raise UnsafeArchive(name, "*", f"has {len(members)} members")
-                top = _check_tar(name, members)
+                top = check_tar(name, members)
                 tf.extractall(dest_parent, members=members, filter="data")
         except (tarfile.TarError, EOFError, OSError) as exc:
             if isinstance(exc, tarfile.FilterError):

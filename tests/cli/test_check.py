@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -200,7 +199,7 @@ def test_a_failed_run_starts_from_an_empty_kept_folder_and_names_its_log(index, 
 
 
 @pytest.mark.slow
-def test_ctrl_c_during_set_up_leaves_no_lock_folder_and_no_record(index, tmp_path, wheelhouse, sandboxed):
+def test_ctrl_c_during_set_up_leaves_no_temporary_folder_and_no_record(index, tmp_path, wheelhouse, sandboxed):
     """Ctrl-C reaches the whole foreground process group; builds run in their own sessions."""
     index.add("slowpkg", "slowpkg-1.0.tar.gz", intree_sdist("slowpkg", "1.0"))
     tmp = tmp_path / "tmp"
@@ -216,10 +215,7 @@ def test_ctrl_c_during_set_up_leaves_no_lock_folder_and_no_record(index, tmp_pat
         seen.append(line)
         if "] environment" in line:
             break
-    deadline = time.monotonic() + 30
-    while not list(tmp.glob("wheelrepro-run-*/wheelrepro-lock-*")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert list(tmp.glob("wheelrepro-run-*/wheelrepro-lock-*")), "interrupted while a lock folder exists"
+    assert proc.poll() is None and list(tmp.glob("wheelrepro-run-*")), "interrupted while setting up"
     os.killpg(proc.pid, signal.SIGINT)
     rest = proc.stderr.read()
     assert proc.wait(timeout=120) == 130, "".join(seen) + rest

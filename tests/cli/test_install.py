@@ -26,7 +26,7 @@ def _offline_pip_env(wheelhouse: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory, wheelhouse) -> Path:
     """``wheelrepro`` installed from a copy of the source tree into a venv of its own, offline."""
-    if not any(wheelhouse.glob("jinja2-*.whl")) or not any(wheelhouse.glob("virtualenv-*.whl")):
+    if not any(wheelhouse.glob("jinja2-*.whl")) or not any(wheelhouse.glob("uv-*.whl")):
         pytest.fail(f"the tool's dependencies are not in {wheelhouse}: run the tests with `nox -s tests`")
     root = tmp_path_factory.mktemp("install")
     source = root / "source"
@@ -36,8 +36,7 @@ def installed(tmp_path_factory, wheelhouse) -> Path:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
     venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "virtualenv", "--quiet", "--no-download", "--no-periodic-update",
-                    str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)  # pip from ensurepip: offline
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(source)],
                    env=_offline_pip_env(wheelhouse), check=True, timeout=300)
     return venv

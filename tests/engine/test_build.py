@@ -155,6 +155,7 @@ def test_a_c_extension_using_a_venv_header_is_the_same_from_any_out_folder_and_c
     }))
     python = interpreters.get("3.11") or next(iter(interpreters.values()))
     sources = (str(wheelhouse), str(links))
+    (tmp_path / "none").mkdir()  # an empty index: every requirement comes from the two folders
 
     checker = Checker(CheckOptions(out=tmp_path / "a" / "out", index_url=(tmp_path / "none").as_uri(),
                                    find_links=sources, timeout=300.0, upstream=False))

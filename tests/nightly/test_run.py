@@ -13,7 +13,6 @@ from pipeline.cli.nightly import main_merge
 from pipeline.engine.net import Retry
 from pipeline.engine.options import CheckOptions
 from pipeline.errors import StoreBusy
-from pipeline.nightly.lists import ListEntry
 from pipeline.nightly.plan import (
     Slot,
     Task,
@@ -24,26 +23,7 @@ from pipeline.nightly.run import NightlyOptions, run_nightly
 from pipeline.nightly.store import RunLock, Store
 from pipeline.records import Release
 from tests.fake_engine import FakeEngine
-
-
-def entries(*names: str) -> list[ListEntry]:
-    out = []
-    for i, spec in enumerate(names, start=1):
-        name, _, version = spec.partition("==")
-        out.append(ListEntry(name, version or None, f"test.txt:{i}"))
-    return out
-
-
-def options(tmp_path: Path, **kw) -> NightlyOptions:
-    kw.setdefault("jobs", 2)
-    kw.setdefault("retry", Retry(attempts=3, backoff=0.0))
-    kw.setdefault("tick", 0.05)
-    return NightlyOptions(out_dir=tmp_path / "out", check=CheckOptions(index_url="file:///index/"), **kw)
-
-
-def stored(tmp_path: Path) -> list:
-    with Store.open(tmp_path / "out") as store:
-        return store.all_results()
+from tests.nightly.runs import entries, options, stored
 
 
 def night(fake: FakeEngine, tmp_path: Path, day: str) -> list:

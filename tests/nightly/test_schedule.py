@@ -2,34 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pipeline.engine.net import Retry
-from pipeline.engine.options import CheckOptions
-from pipeline.nightly.lists import ListEntry
-from pipeline.nightly.run import NightlyOptions, run_nightly
-from pipeline.nightly.store import Store
+from pipeline.nightly.run import run_nightly
 from tests.fake_engine import FakeEngine
-
-
-def entries(*names: str) -> list[ListEntry]:
-    out = []
-    for i, spec in enumerate(names, start=1):
-        name, _, version = spec.partition("==")
-        out.append(ListEntry(name, version or None, f"test.txt:{i}"))
-    return out
-
-
-def options(tmp_path: Path, **kw) -> NightlyOptions:
-    kw.setdefault("jobs", 2)
-    kw.setdefault("retry", Retry(attempts=3, backoff=0.0))
-    kw.setdefault("tick", 0.05)
-    return NightlyOptions(out_dir=tmp_path / "out", check=CheckOptions(index_url="file:///index/"), **kw)
-
-
-def stored(tmp_path: Path) -> list:
-    with Store.open(tmp_path / "out") as store:
-        return store.all_results()
+from tests.nightly.runs import entries, options, stored
 
 
 def test_build_errors_are_retried_in_the_run(tmp_path):
