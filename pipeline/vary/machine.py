@@ -13,16 +13,16 @@ from typing import Mapping
 
 from ..engine import fileorder, sandbox
 from ..errors import PipelineError
-from .variations import DOMAIN, FAKETIME_LIBS, KERNEL, NO_ASLR, PREFERRED_LOCALES, TIMEZONE, Machine
+from .variations import DOMAIN, FAKETIME_LIBS, KERNEL, NO_ASLR, PREFERRED_LOCALES, SETARCH, TIMEZONE, Machine
 
 ADDR_NO_RANDOMIZE = 0x0040000
 PROBE_ORDER = "/tmp/probe-order"
 #: what the probes print, one "key value" a line; run as the build uid under the build's seccomp filter
 PERSONALITY_SCRIPT = f"""
 echo "release $(uname -r)"
-echo "release-varied $({' '.join(KERNEL)} uname -r)"
+echo "release-varied $({SETARCH} {KERNEL} uname -r)"
 echo "randomize $(cat /proc/sys/kernel/randomize_va_space)"
-echo "personality-varied $({' '.join(NO_ASLR)} cat /proc/self/personality)"
+echo "personality-varied $({SETARCH} {NO_ASLR} cat /proc/self/personality)"
 """
 DOMAIN_SCRIPT = 'echo "domain $(cat /proc/sys/kernel/domainname)"'
 ORDER_SCRIPT = f"""
@@ -133,7 +133,7 @@ def probe_unusable(isolated: bool) -> dict[str, str]:
     seen, failed = _run_probe(PERSONALITY_SCRIPT, isolated)
     release, varied = seen.get("release", ""), seen.get("release-varied", "")
     if failed or not varied or varied == release:
-        reasons["kernel"] = f"setarch --uname-2.6 did not change the kernel release ({failed or varied or 'no output'})"
+        reasons["kernel"] = f"setarch {KERNEL} did not change the kernel release ({failed or varied or 'no output'})"
     if seen.get("randomize", "").strip() == "0":
         reasons["aslr"] = "address-space randomisation is already off on this machine (kernel.randomize_va_space=0)"
     else:
@@ -142,7 +142,7 @@ def probe_unusable(isolated: bool) -> dict[str, str]:
         except ValueError:
             flags = 0
         if failed or not flags & ADDR_NO_RANDOMIZE:
-            reasons["aslr"] = f"setarch -R could not turn address-space randomisation off ({failed or 'no effect'})"
+            reasons["aslr"] = f"setarch {NO_ASLR} could not turn address-space randomisation off ({failed or 'no effect'})"
     if isolated:
         seen, failed = _run_probe(DOMAIN_SCRIPT, isolated, domainname=DOMAIN)
         if failed or seen.get("domain", "").strip() != DOMAIN:

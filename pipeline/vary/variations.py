@@ -28,8 +28,9 @@ HOME = "/tmp/varied-home"
 USER = "varied"  # and another unprivileged uid: the leased one's twin in the pool's upper half
 EXEC_PATH = "/tmp/varied-bin"  # an empty folder put first on PATH (commands resolve as before)
 DOMAIN = "varied-domain"  # the NIS domain name; the controlled build keeps the host's (usually "(none)")
-KERNEL = ("setarch", "--uname-2.6")  # the UNAME26 personality: uname reports release 2.6.x
-NO_ASLR = ("setarch", "-R")  # the ADDR_NO_RANDOMIZE personality: addresses repeat from run to run
+SETARCH = "setarch"  # util-linux: runs a command under a personality (kept across exec and fork)
+KERNEL = "--uname-2.6"  # the UNAME26 personality: uname reports release 2.6.x
+NO_ASLR = "--addr-no-randomize"  # the ADDR_NO_RANDOMIZE personality: addresses repeat from run to run
 EXTRA_VARIABLE = ("WHEELREPRO_EXTRA", "varied-environment")  # a variable no build expects
 FAKETIME_LIBS = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1",
                  "/usr/local/lib/faketime/libfaketime.so.1")
@@ -123,9 +124,15 @@ def file_order(settings: BuildSettings, machine: Machine) -> BuildSettings:
     return dataclasses.replace(settings, reordered=True)
 
 
+def _personality(settings: BuildSettings, option: str) -> BuildSettings:
+    # one setarch for both personalities: a nested setarch sets its own and drops the outer one's
+    rest = settings.wrapper[1:] if settings.wrapper[:1] == (SETARCH,) else settings.wrapper
+    return dataclasses.replace(settings, wrapper=(SETARCH, option, *rest))
+
+
 def kernel(settings: BuildSettings, machine: Machine) -> BuildSettings:
     _probed("kernel", machine)
-    return dataclasses.replace(settings, wrapper=(*KERNEL, *settings.wrapper))
+    return _personality(settings, KERNEL)
 
 
 def exec_path(settings: BuildSettings, machine: Machine) -> BuildSettings:
@@ -141,7 +148,7 @@ def domain(settings: BuildSettings, machine: Machine) -> BuildSettings:
 
 def aslr(settings: BuildSettings, machine: Machine) -> BuildSettings:
     _probed("aslr", machine)
-    return dataclasses.replace(settings, wrapper=(*NO_ASLR, *settings.wrapper))
+    return _personality(settings, NO_ASLR)
 
 
 def environment(settings: BuildSettings, machine: Machine) -> BuildSettings:

@@ -29,6 +29,14 @@ FIXTURES = [  # behaviour, sensitive_to, the cause the explainer gives the diffe
     ("user", ("user",), "content"),
     ("home", ("home",), "build_path"),  # an absolute path leaked in, like a build directory
     ("locale", ("locale",), "content"),
+    # lists its folder: blamed on the order, not the build path; the explainer sees a permutation, which it
+    # cannot tell from a hash-seed effect (causes.md), and sensitive_to settles it
+    ("file-order", ("file_order",), "hash_seed_ordering"),
+    ("kernel", ("kernel",), "content"),
+    ("exec-path", ("exec_path",), "build_path"),  # an absolute path leaked in
+    ("domain", ("domain",), "content"),
+    ("aslr", ("aslr",), "content"),
+    ("environment", ("environment",), "content"),
 ]
 
 
