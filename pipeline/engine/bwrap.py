@@ -155,7 +155,7 @@ def arguments(spec: Spec, limits: Limits) -> tuple[list[str], list[int]]:
 
 def launch(spec: Spec, limits: Limits) -> Launch:
     argv, fds = arguments(spec, limits)
-    started, cleanup, handshake = (lambda: None), (lambda: None), []
+    started, cleanup, handshake = (lambda group: None), (lambda: None), []
     if spec.reordered:
         (info, info_inside), (ready, ready_inside), (go_inside, go) = os.pipe(), os.pipe(), os.pipe()
         fds += [info_inside, ready_inside, go_inside]

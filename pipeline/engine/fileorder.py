@@ -9,9 +9,10 @@ bubblewrap makes both folders and reports the sandbox's first pid (``--info-fd``
 the sandbox is set up); the command then starts with a handshake (:func:`handshake`) that says
 "ready" once the sandbox is complete and waits for "go", so the tracker enters the sandbox's
 namespaces (``nsenter``) and starts disorderfs in between: root mounts before any package code
-has run, over folders bubblewrap made, and follows nothing a build wrote.  The daemon serves the build's reads and writes as the calling uid
-(``--multi-user=yes``), with umask 0 so the build's own umask decides the modes, and sees only the
-sandbox's minimal root.  Its backing folder is on the size-capped /tmp, so the cap still holds.
+has run, over folders bubblewrap made, and follows nothing a build wrote.  The daemon serves the
+build's reads and writes as the calling uid (``--multi-user=yes``), with umask 0 so the build's
+own umask decides the modes, and sees only the sandbox's minimal root; it runs in the build's
+cgroup (memory, pids), and its backing folder is on the size-capped /tmp, so the caps still hold.
 """
 
 from __future__ import annotations
@@ -98,15 +99,22 @@ class Mounter:
         self.fds, self.folder = (info, ready, go), folder
         self.closed = False
 
-    def started(self) -> None:
+    def started(self, group: object = None) -> None:
+        """Mount, then let the command run; disorderfs joins the build's cgroup ``group`` (its memory, its pids)."""
         info, ready, go = self.fds
+
+        def child() -> None:
+            if group is not None:
+                group.enter()  # type: ignore[attr-defined]
+            os.umask(0)  # the build's umask alone decides the modes of what it creates
+
         try:
             deadline = time.monotonic() + MOUNT_SECONDS
             pid = _child_pid(info, deadline)
             if pid is None or not _wait_readable(ready, deadline) or os.read(ready, 1) != b"r":
                 return  # the sandbox ended before its command started: its exit status says so
             done = subprocess.run(mount_command(pid, self.folder), env={"PATH": HOST_PATH}, capture_output=True,
-                                  text=True, timeout=MOUNT_SECONDS, preexec_fn=lambda: os.umask(0))
+                                  text=True, timeout=MOUNT_SECONDS, preexec_fn=child)
             if done.returncode != 0:
                 raise SandboxUnavailable(f"disorderfs could not mount in the sandbox: {done.stderr.strip()[-300:]}")
             os.write(go, b"go\n")

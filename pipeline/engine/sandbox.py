@@ -114,7 +114,8 @@ class Launch:
     cwd: str
     fds: tuple[int, ...] = ()
     cleanup: Callable[[], None] = lambda: None
-    started: Callable[[], None] = lambda: None  # once the command is started (it may wait for this to return)
+    #: once the command is started (it may wait for this), given the build's cgroup (or None) to join
+    started: Callable[[object], None] = lambda group: None
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,7 @@ def run(backend: Backend, spec: Spec, limits: Limits, log_path: Path, *,
     timed_out = oom = False
     deadline = started + limits.timeout
     try:
-        launch.started()
+        launch.started(group)
         while True:
             try:
                 proc.wait(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
