@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Mapping
 
 from ..engine import fileorder, sandbox
 from ..errors import PipelineError
@@ -160,7 +159,7 @@ def probe_unusable(isolated: bool) -> dict[str, str]:
     return reasons
 
 
-def probe_machine(cache: Path, isolated: bool, unusable: Mapping[str, str] | None = None) -> Machine:
+def probe_machine(cache: Path, isolated: bool) -> Machine:
     """What this machine can vary; ``cache`` keeps a compiled locale between runs."""
     variables, folder = choose_locale(cache)
     return Machine(
@@ -170,5 +169,5 @@ def probe_machine(cache: Path, isolated: bool, unusable: Mapping[str, str] | Non
         locale_dir=folder,
         cpus=frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else frozenset(),
         zoneinfo=Path("/usr/share/zoneinfo", TIMEZONE).exists(),
-        unusable=dict(probe_unusable(isolated) if unusable is None else unusable),
+        unusable=probe_unusable(isolated),
     )
