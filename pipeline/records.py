@@ -22,7 +22,8 @@ VERDICTS: tuple[str, ...] = ("reproducible", "unreproducible", "build-failed", "
 NOT_APPLICABLE = "not-applicable"
 
 Variation = Literal[
-    "build_path", "time", "timezone", "locale", "umask", "hostname", "hash_seed", "home", "user", "cpu_count"
+    "build_path", "time", "timezone", "locale", "umask", "hostname", "hash_seed", "home", "user", "cpu_count",
+    "file_order", "kernel", "exec_path", "domain", "aslr", "environment",
 ]
 VARIATIONS: tuple[str, ...] = get_args(Variation)
 VariationOutcome = Literal["same", "differs", "not-tested"]

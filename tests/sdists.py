@@ -71,6 +71,21 @@ def _payload():
         locale.setlocale(locale.LC_ALL, "")
         day = time.strftime("%A %d %B", (2000, 1, 1, 0, 0, 0, 5, 1, 0))
         return "DAY = %r\\nCODESET = %r\\n" % (day, locale.nl_langinfo(locale.CODESET))
+    if BEHAVIOUR == "file-order":  # what numpy 1.22 did with glob(): the folder's order, unsorted
+        return "FILES = %r\\n" % [name for name in os.listdir(".") if not name.startswith(".")]
+    if BEHAVIOUR == "kernel":
+        import platform
+        return "KERNEL = %r\\n" % platform.release()
+    if BEHAVIOUR == "exec-path":
+        return "FIRST_ON_PATH = %r\\n" % os.environ["PATH"].split(os.pathsep)[0]
+    if BEHAVIOUR == "domain":
+        with open("/proc/sys/kernel/domainname") as handle:
+            return "DOMAIN = %r\\n" % handle.read().strip()
+    if BEHAVIOUR == "aslr":
+        with open("/proc/self/personality") as handle:
+            return "ASLR = %r\\n" % (not int(handle.read(), 16) & 0x0040000)
+    if BEHAVIOUR == "environment":  # the names it was given, but for those the time and locale variations add
+        return "NAMES = %r\\n" % sorted(n for n in os.environ if not n.startswith(("LD_PRELOAD", "FAKETIME", "LOCPATH")))
     return "VALUE = 1\\n"
 
 def _forkbomb():

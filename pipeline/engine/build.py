@@ -59,13 +59,16 @@ class BuildSettings:
     mounts: tuple[sandbox.Mount, ...] = ()  # e.g. the prefetched Rust crates, a compiled locale
     config_settings: tuple[str, ...] = ()  # -C options to the frontend (the upstream rebuild's inferred ones)
     dirs: tuple[str, ...] = ()  # writable empty folders on the private /tmp (e.g. what cargo writes)
+    path_dirs: tuple[str, ...] = ()  # first on PATH, before the venv's bin
+    domainname: str | None = None  # the NIS domain name (None: the host's, as the UTS namespace copies it)
+    reordered: bool = False  # the build tree's folders list their entries reversed (the `file_order` variation)
 
 
 def _env(settings: BuildSettings, python: layout.PythonView) -> dict[str, str]:
     extra = dict(python.env)
     extra.update(settings.env_vars)
     extra.update({"HOME": settings.home, "USER": settings.user, "LOGNAME": settings.user, "TMPDIR": layout.TMP})
-    return sandbox.scrubbed_env(extra, [f"{layout.VENV}/bin"])
+    return sandbox.scrubbed_env(extra, [*settings.path_dirs, f"{layout.VENV}/bin"])
 
 
 def check_wheel_name(name: object, project: str) -> str:
@@ -157,6 +160,8 @@ def build_wheel(
         user=settings.user,
         cpus=settings.cpus,
         dirs=(settings.home, *settings.dirs),
+        domainname=settings.domainname,
+        reordered=str(settings.build_dir.parent) if settings.reordered else None,
     )
     started = time.monotonic()
     outcome = sandbox.run(backend, spec, limits, log, receive=lambda stream: receive_wheel(stream, keep_dir, project))

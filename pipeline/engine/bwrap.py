@@ -16,7 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import seccomp
+from . import fileorder, seccomp
 from .sandbox import Launch, Limits, Spec, host_tools
 
 #: merged-/usr links (or folders on an older layout), shown as the host has them
@@ -112,6 +112,8 @@ def arguments(spec: Spec, limits: Limits) -> tuple[list[str], list[int]]:
             tree.bind(path, path)
     tree.argv += ["--dev", "/dev", "--proc", "/proc"]
     tree.made.update({"/dev", "/proc"})
+    if spec.reordered:  # root-only (0600): the build cannot open it, and the seccomp filter refuses mount
+        tree.argv += ["--dev-bind", fileorder.FUSE_DEVICE, fileorder.FUSE_DEVICE]
     tree.tmpfs("/dev/shm", limits.shm_size, 0o1777)  # POSIX semaphores (multiprocessing) live here
     tree.tmpfs("/tmp", limits.tmp_size, 0o1777)
     tree.tmpfs("/var/tmp", limits.shm_size, 0o1777)
@@ -135,6 +137,9 @@ def arguments(spec: Spec, limits: Limits) -> tuple[list[str], list[int]]:
         tree.bind(mount.path, mount.inside, mount.writable)
     for extra in spec.tmpfs:
         tree.tmpfs(extra.path, extra.size, extra.mode)
+    if spec.reordered:  # both made by bubblewrap before anything runs; fileorder.mounter joins them
+        tree.folder(fileorder.BACKING, 0o1777)
+        tree.folder(spec.reordered, 0o755)
     argv = ["bwrap", *tree.argv,
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--hostname", spec.hostname, "--die-with-parent", "--new-session", "--chdir", spec.cwd]
@@ -150,9 +155,20 @@ def arguments(spec: Spec, limits: Limits) -> tuple[list[str], list[int]]:
 
 def launch(spec: Spec, limits: Limits) -> Launch:
     argv, fds = arguments(spec, limits)
-    argv += ["--", "setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}", "--clear-groups",
+    started, cleanup, handshake = (lambda group: None), (lambda: None), []
+    if spec.reordered:
+        (info, info_inside), (ready, ready_inside), (go_inside, go) = os.pipe(), os.pipe(), os.pipe()
+        fds += [info_inside, ready_inside, go_inside]
+        argv += ["--info-fd", str(info_inside)]
+        handshake = fileorder.handshake(ready_inside, go_inside)
+        mounter = fileorder.Mounter(info, ready, go, spec.reordered)
+        started, cleanup = mounter.started, mounter.cleanup
+    argv += ["--", *handshake]  # as root: a pipe's /proc/self/fd link opens only for its owner
+    if spec.domainname:  # set as root in the new UTS namespace (it needs CAP_SYS_ADMIN), before the uid drop
+        argv += ["/bin/sh", "-c", 'domainname "$0" && exec "$@"', spec.domainname]
+    argv += ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}", "--clear-groups",
              "--inh-caps=-all", "--bounding-set=-all", "--", *spec.argv]
-    return Launch(argv=argv, env=dict(spec.env), cwd="/", fds=tuple(fds))
+    return Launch(argv=argv, env=dict(spec.env), cwd="/", fds=tuple(fds), started=started, cleanup=cleanup)
 
 
 def _online_list(cpus: frozenset[int]) -> str:

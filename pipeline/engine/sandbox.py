@@ -90,6 +90,8 @@ class Spec:
     cpus: frozenset[int] | None = None
     dirs: tuple[str, ...] = field(default=())  # empty folders the uid may write, made inside the private /tmp
     tmpfs: tuple[Tmpfs, ...] = ()  # more private, capped tmpfs mounts (e.g. CARGO_HOME for a build)
+    domainname: str | None = None  # the NIS domain name of the sandbox's UTS namespace (default: the host's)
+    reordered: str | None = None  # a folder whose directory entries the command sees reversed (see fileorder.py)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ class Launch:
     cwd: str
     fds: tuple[int, ...] = ()
     cleanup: Callable[[], None] = lambda: None
+    #: once the command is started (it may wait for this), given the build's cgroup (or None) to join
+    started: Callable[[object], None] = lambda group: None
 
 
 @dataclass(frozen=True)
@@ -278,6 +282,7 @@ def run(backend: Backend, spec: Spec, limits: Limits, log_path: Path, *,
     timed_out = oom = False
     deadline = started + limits.timeout
     try:
+        launch.started(group)
         while True:
             try:
                 proc.wait(timeout=max(0.0, min(0.5, deadline - time.monotonic())))

@@ -1,4 +1,5 @@
-"""What this machine lets a build vary, probed once (I/O): libfaketime, a usable locale, CPUs, tzdata."""
+"""What this machine lets a build vary, probed once (I/O): libfaketime, a usable locale, CPUs, tzdata,
+and, tried in the sandbox itself, the reordered folder, the uname and ASLR personalities and the domain name."""
 
 from __future__ import annotations
 
@@ -6,9 +7,28 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
-from .variations import FAKETIME_LIBS, PREFERRED_LOCALES, TIMEZONE, Machine
+from ..engine import fileorder, sandbox
+from ..errors import PipelineError
+from .variations import DOMAIN, FAKETIME_LIBS, KERNEL, NO_ASLR, PREFERRED_LOCALES, SETARCH, TIMEZONE, Machine
+
+ADDR_NO_RANDOMIZE = 0x0040000
+PROBE_ORDER = "/tmp/probe-order"
+#: what the probes print, one "key value" a line; run as the build uid under the build's seccomp filter
+PERSONALITY_SCRIPT = f"""
+echo "release $(uname -r)"
+echo "release-varied $({SETARCH} {KERNEL} uname -r)"
+echo "randomize $(cat /proc/sys/kernel/randomize_va_space)"
+echo "personality-varied $({SETARCH} {NO_ASLR} cat /proc/self/personality)"
+"""
+DOMAIN_SCRIPT = 'echo "domain $(cat /proc/sys/kernel/domainname)"'
+ORDER_SCRIPT = f"""
+cd {PROBE_ORDER} && touch a b c d e && mkdir f && touch f/g f/h
+echo "seen $(ls -f {PROBE_ORDER} | tr '\n' ' ')"
+echo "made $(ls -f {fileorder.BACKING} | tr '\n' ' ')"
+"""
 
 def faketime_library() -> str | None:
     for pattern in FAKETIME_LIBS:
@@ -76,6 +96,69 @@ def choose_locale(cache: Path) -> tuple[dict[str, str] | None, str | None]:
     return {"LC_ALL": "C", "LANG": PREFERRED_LOCALES[0]}, None
 
 
+def _run_probe(script: str, isolated: bool, **spec: object) -> tuple[dict[str, str], str]:
+    """The probe's "key value" lines, and why it failed ("" when it ran)."""
+    argv = ("/bin/sh", "-c", script)
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
+    if isolated:
+        with tempfile.TemporaryDirectory() as tmp:
+            log = Path(tmp) / "probe.log"
+            try:
+                outcome = sandbox.run(sandbox.BACKENDS["bubblewrap"](), sandbox.Spec(argv=argv, env=env, cwd="/", **spec),
+                                      sandbox.Limits(timeout=60), log)
+            except PipelineError as exc:
+                return {}, str(exc)
+            text = log.read_text(errors="replace")
+        code = outcome.returncode
+    else:
+        try:
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return {}, str(exc)
+        text, code = done.stdout + done.stderr, done.returncode
+    lines = dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
+    if code != 0:
+        return lines, f"the probe exited with {code}: {text.strip().splitlines()[-2:-1]}"
+    return lines, ""
+
+
+def _entries(listing: str) -> list[str]:
+    return [name for name in listing.split() if name not in (".", "..")]
+
+
+def probe_unusable(isolated: bool) -> dict[str, str]:
+    """Variations that would change nothing here (or cannot be set up), each with the reason."""
+    reasons: dict[str, str] = {}
+    seen, failed = _run_probe(PERSONALITY_SCRIPT, isolated)
+    release, varied = seen.get("release", ""), seen.get("release-varied", "")
+    if failed or not varied or varied == release:
+        reasons["kernel"] = f"setarch {KERNEL} did not change the kernel release ({failed or varied or 'no output'})"
+    if seen.get("randomize", "").strip() == "0":
+        reasons["aslr"] = "address-space randomisation is already off on this machine (kernel.randomize_va_space=0)"
+    else:
+        try:
+            flags = int(seen.get("personality-varied", ""), 16)
+        except ValueError:
+            flags = 0
+        if failed or not flags & ADDR_NO_RANDOMIZE:
+            reasons["aslr"] = f"setarch {NO_ASLR} could not turn address-space randomisation off ({failed or 'no effect'})"
+    if isolated:
+        seen, failed = _run_probe(DOMAIN_SCRIPT, isolated, domainname=DOMAIN)
+        if failed or seen.get("domain", "").strip() != DOMAIN:
+            reasons["domain"] = f"the domain name could not be set in the sandbox ({failed or seen.get('domain')})"
+        why = fileorder.unavailable()
+        if why is None:
+            seen, failed = _run_probe(ORDER_SCRIPT, isolated, reordered=PROBE_ORDER)
+            made, shown = _entries(seen.get("made", "")), _entries(seen.get("seen", ""))
+            if failed or len(made) < 2 or sorted(made) != sorted(shown):
+                why = f"disorderfs did not show the folder ({failed or 'its entries differ'})"
+            elif made == shown:
+                why = "disorderfs mounted, but the folder's entries came back in the same order"
+        if why:
+            reasons["file_order"] = why
+    return reasons
+
+
 def probe_machine(cache: Path, isolated: bool) -> Machine:
     """What this machine can vary; ``cache`` keeps a compiled locale between runs."""
     variables, folder = choose_locale(cache)
@@ -86,4 +169,5 @@ def probe_machine(cache: Path, isolated: bool) -> Machine:
         locale_dir=folder,
         cpus=frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else frozenset(),
         zoneinfo=Path("/usr/share/zoneinfo", TIMEZONE).exists(),
+        unusable=probe_unusable(isolated),
     )

@@ -2,8 +2,8 @@
 
 :func:`search_sensitive` adds the variations along one path (in :data:`VARIATIONS` order) and
 bisects between builds whose hashes differ: a stretch of the path whose two ends give the same
-wheel is taken to hold no change.  A package sensitive to one variation of ten therefore costs the
-all-variations build plus at most ceil(log2(10)) = 4 more, because a half whose build equals
+wheel is taken to hold no change.  A package sensitive to one variation of sixteen therefore costs
+the all-variations build plus at most ceil(log2(16)) = 4 more, because a half whose build equals
 either end is settled by that one build.  Each variation named in ``sensitive_to`` is one whose
 addition changed the wheel in a measured pair of builds.
 """

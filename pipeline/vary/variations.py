@@ -7,7 +7,7 @@ A variation this machine cannot apply raises :class:`VariationUnavailable`; it i
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -26,6 +26,12 @@ HOSTNAME = "varied-host"
 HASH_SEED = "12345"
 HOME = "/tmp/varied-home"
 USER = "varied"  # and another unprivileged uid: the leased one's twin in the pool's upper half
+EXEC_PATH = "/tmp/varied-bin"  # an empty folder put first on PATH (commands resolve as before)
+DOMAIN = "varied-domain"  # the NIS domain name; the controlled build keeps the host's (usually "(none)")
+SETARCH = "setarch"  # util-linux: runs a command under a personality (kept across exec and fork)
+KERNEL = "--uname-2.6"  # the UNAME26 personality: uname reports release 2.6.x
+NO_ASLR = "--addr-no-randomize"  # the ADDR_NO_RANDOMIZE personality: addresses repeat from run to run
+EXTRA_VARIABLE = ("WHEELREPRO_EXTRA", "varied-environment")  # a variable no build expects
 FAKETIME_LIBS = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1",
                  "/usr/local/lib/faketime/libfaketime.so.1")
 
@@ -40,6 +46,8 @@ class Machine:
     locale_dir: str | None = None  # LOCPATH folder of a locale compiled by the tracker
     cpus: frozenset[int] = frozenset()  # this process's CPU affinity
     zoneinfo: bool = True  # /usr/share/zoneinfo/Pacific/Chatham exists
+    #: variation -> why the probe (run in the sandbox) found it has no effect here: file_order, kernel, domain, aslr
+    unusable: Mapping[str, str] = field(default_factory=dict)
 
 
 def _with_env(settings: BuildSettings, **values: str) -> dict[str, str]:
@@ -104,11 +112,57 @@ def cpu_count(settings: BuildSettings, machine: Machine) -> BuildSettings:
     return dataclasses.replace(settings, cpus=frozenset({min(machine.cpus)}))
 
 
+def _probed(name: str, machine: Machine) -> None:
+    if name in machine.unusable:
+        raise VariationUnavailable(name, machine.unusable[name])
+
+
+def file_order(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    if not machine.isolated:
+        raise VariationUnavailable("file_order", "needs the sandbox to mount disorderfs, and builds run --unsandboxed")
+    _probed("file_order", machine)
+    return dataclasses.replace(settings, reordered=True)
+
+
+def _personality(settings: BuildSettings, option: str) -> BuildSettings:
+    # one setarch for both personalities: a nested setarch sets its own and drops the outer one's
+    rest = settings.wrapper[1:] if settings.wrapper[:1] == (SETARCH,) else settings.wrapper
+    return dataclasses.replace(settings, wrapper=(SETARCH, option, *rest))
+
+
+def kernel(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    _probed("kernel", machine)
+    return _personality(settings, KERNEL)
+
+
+def exec_path(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    return dataclasses.replace(settings, path_dirs=(EXEC_PATH, *settings.path_dirs), dirs=(*settings.dirs, EXEC_PATH))
+
+
+def domain(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    if not machine.isolated:
+        raise VariationUnavailable("domain", "needs the sandbox's UTS namespace, and builds run --unsandboxed")
+    _probed("domain", machine)
+    return dataclasses.replace(settings, domainname=DOMAIN)
+
+
+def aslr(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    _probed("aslr", machine)
+    return _personality(settings, NO_ASLR)
+
+
+def environment(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    name, value = EXTRA_VARIABLE
+    return dataclasses.replace(settings, env_vars=_with_env(settings, **{name: value}))
+
+
 Variation = Callable[[BuildSettings, Machine], BuildSettings]
 #: name -> how it changes a build; the keys are exactly records.VARIATIONS, in that order
 APPLY: dict[str, Variation] = {
     "build_path": build_path, "time": time, "timezone": timezone, "locale": locale, "umask": umask,
     "hostname": hostname, "hash_seed": hash_seed, "home": home, "user": user, "cpu_count": cpu_count,
+    "file_order": file_order, "kernel": kernel, "exec_path": exec_path, "domain": domain, "aslr": aslr,
+    "environment": environment,
 }
 assert tuple(APPLY) == VARIATIONS
 

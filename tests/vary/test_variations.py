@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from pipeline import vary
-from pipeline.engine import sandbox
+from pipeline.engine import build, layout, sandbox
 from pipeline.engine.build import BuildSettings
+from pipeline.errors import VariationUnavailable
 from pipeline.records import VARIATIONS
 
 FULL = vary.Machine(isolated=True, faketime="/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
@@ -28,7 +29,7 @@ def test_all_variations_change_what_they_name_and_nothing_controlled_else():
 
     assert varied.variations == VARIATIONS
     assert varied.build_dir == Path("/tmp/wheelrepro-alt/cp311/pkg-1.0")
-    assert varied.wrapper[0] == "env" and f"LD_PRELOAD={FULL.faketime}" in varied.wrapper
+    assert varied.wrapper[3] == "env" and f"LD_PRELOAD={FULL.faketime}" in varied.wrapper
     assert "FAKETIME=+400d" in varied.wrapper
     assert varied.env_vars["TZ"] == "Pacific/Chatham"
     assert varied.env_vars["LC_ALL"] == varied.env_vars["LANG"] == "fr_FR.UTF-8"
@@ -38,6 +39,12 @@ def test_all_variations_change_what_they_name_and_nothing_controlled_else():
     assert (varied.user, varied.uid) == ("varied", BASE.uid + sandbox.UID_POOL)
     assert varied.cpus == frozenset({0})
     assert varied.env_vars["SOURCE_DATE_EPOCH"] == BASE.env_vars["SOURCE_DATE_EPOCH"], "time moves, SDE does not"
+    assert varied.reordered and not BASE.reordered
+    # one setarch with both personalities (a nested one would drop the outer's), outside faketime's env
+    assert varied.wrapper[:3] == (vary.SETARCH, vary.NO_ASLR, vary.KERNEL)
+    assert varied.path_dirs == (vary.EXEC_PATH,) and vary.EXEC_PATH in varied.dirs
+    assert varied.domainname == vary.DOMAIN and BASE.domainname is None
+    assert varied.env_vars[vary.EXTRA_VARIABLE[0]] == vary.EXTRA_VARIABLE[1]
     assert BASE.env_vars["TZ"] == "UTC" and BASE.variations == (), "the controlled settings are not touched"
 
 
@@ -51,8 +58,27 @@ def test_each_variation_alone_changes_the_settings(name):
 def test_what_a_bare_machine_cannot_vary_is_not_tested_with_a_reason():
     reasons = vary.unavailable(BASE, BARE)
 
-    assert set(reasons) == {"time", "locale", "hostname", "user", "cpu_count"}
+    assert set(reasons) == {"time", "locale", "hostname", "user", "cpu_count", "file_order", "domain"}
     assert "faketime" in reasons["time"] and "one CPU" in reasons["cpu_count"]
     unsandboxed = dataclasses.replace(FULL, isolated=False)
-    assert set(vary.unavailable(BASE, unsandboxed)) == {"hostname", "user", "cpu_count"}
+    assert set(vary.unavailable(BASE, unsandboxed)) == {"hostname", "user", "cpu_count", "file_order", "domain"}
     assert vary.vary(BASE, ["timezone"], BARE).env_vars["TZ"] == vary.TIMEZONE_RULE
+
+
+@pytest.mark.parametrize("name", ["file_order", "kernel", "domain", "aslr"])
+def test_what_the_probe_found_unusable_is_not_tested_with_its_reason(name):
+    machine = dataclasses.replace(FULL, unusable={name: "the probe saw no change"})
+
+    assert vary.unavailable(BASE, machine) == {name: "the probe saw no change"}
+    with pytest.raises(VariationUnavailable):
+        vary.vary(BASE, [name], machine)
+
+
+def test_the_extra_path_entry_comes_first_and_exists_in_the_sandbox():
+    view = layout.PythonView(tag="cp311", minor="3.11", host_prefix="/usr", prefix="/opt/python/cp311",
+                             executable="/opt/python/cp311/bin/python3", host_executable="/usr/bin/python3")
+    varied = vary.vary(BASE, ["exec_path"], FULL)
+
+    assert build._env(varied, view)["PATH"].split(":")[:2] == [vary.EXEC_PATH, f"{layout.VENV}/bin"]
+    assert build._env(BASE, view)["PATH"].split(":")[0] == f"{layout.VENV}/bin"
+    assert vary.EXEC_PATH in varied.dirs, "the folder exists (empty) in the sandbox"
