@@ -3,7 +3,7 @@
 # ./setup.sh           what checks and the nightly need
 # ./setup.sh --tests   also Chromium, for the site's browser tests
 set -eu
-packages="bubblewrap faketime diffoscope-minimal util-linux git gcc libc6-dev"
+packages="bubblewrap faketime disorderfs diffoscope-minimal util-linux git gcc libc6-dev"
 if [ "${1:-}" = "--tests" ]; then
     packages="$packages chromium chromium-driver"
 fi
