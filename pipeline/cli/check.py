@@ -19,12 +19,13 @@ from typing import Sequence
 from ..engine.check import Checker, CheckOptions, Phase
 from ..engine.interpreters import Interpreter, discover, parse_wanted, probe
 from ..engine.outcome import Draft, reproduce_command
-from ..engine.resolve import parse_requirement
+from ..engine.resolve import PYPI_SIMPLE, parse_requirement
 from ..engine.target import Target, is_local, is_url
 from ..errors import PipelineError, UsageError
 from ..nightly.store import Store
 from ..records import Result
 from . import report
+from .from_record import main_from_record, record_source
 from .jobs import Runner
 from .options import (Parser, add_build_options, add_out, add_verbosity, check_options, flatten, positive_int,
                       python_versions, writable_folder)
@@ -66,8 +67,12 @@ def _parser() -> Parser:
     add("--no-upstream", action="store_true", help="do not compare with the wheel the index publishes")
     add("--require-upstream", action="store_true",
         help="exit 1 unless the index's wheel is identical or equivalent to a rebuild (docs/upstream.md)")
+    add("--from-record", type=record_source, metavar="FILE|URL",
+        help="rebuild a record (from --json, the store's export or the site's JSON API) with its exact interpreter, "
+             "locks, sdist and controls, and say verified or what differs; PKG[==VER] and --python pick records")
     add_verbosity(parser)
     add_build_options(parser)
+    parser.set_defaults(index_url=None)  # with --from-record, the record's index unless one is given
     return parser
 
 
@@ -229,9 +234,12 @@ def prepare_slots(inputs: list[Input], checker: Checker, interpreters: tuple[Int
 
 def main_check(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
+    index_given, args.index_url = args.index_url is not None, args.index_url or PYPI_SIMPLE
     if args.require_upstream and args.no_upstream:
         raise UsageError("--require-upstream needs the comparison that --no-upstream turns off")
     console = Console(args.verbosity, report_stream=sys.stderr if args.json == "-" else sys.stdout)
+    if args.from_record:
+        return main_from_record(args, index_given, console)
     inputs = gather(args)
     interpreters = find_interpreters(args.python, console)
     options = check_options(args, args.out, vary=args.vary, upstream=not args.no_upstream)
