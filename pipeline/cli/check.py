@@ -18,7 +18,7 @@ from typing import Sequence
 
 from ..engine.check import Checker, CheckOptions, Phase
 from ..engine.interpreters import Interpreter, discover, parse_wanted, probe
-from ..engine.outcome import Draft, reproduce_command
+from ..engine.outcome import Draft, rederive_command, reproduce_command
 from ..engine.resolve import PYPI_SIMPLE, parse_requirement
 from ..engine.target import Target, is_local, is_url
 from ..errors import PipelineError, UsageError
@@ -265,7 +265,13 @@ def main_check(argv: Sequence[str]) -> int:
         Path(args.json).write_text(json.dumps([r.to_json() for r in records], indent=2) + "\n")
     if args.wheelhouse:
         say_wheelhouse(write_wheelhouse(args.wheelhouse, checked, args.include_unreproducible), console)
-    print_report(slots, checked, checker, console)
+    rederive = None
+    if args.json and args.json != "-":  # the records are in that file: each can be rebuilt from it
+        def rederive(r: Result) -> str:
+            if r.status not in ("reproducible", "unreproducible"):
+                return ""
+            return rederive_command(args.json, r.name, r.version, r.python, options, index=index_given)
+    print_report(slots, checked, checker, console, rederive)
     if args.require_upstream:
         return max(exit_code(records), upstream_exit_code(checked))
     return exit_code(records)
@@ -333,13 +339,15 @@ def say_wheelhouse(outcome, console: Console) -> None:
         console.problem(f"wheelhouse: left out {what}: {why}")
 
 
-def print_report(slots: list[Slot], checked: list[Result], checker: Checker, console: Console) -> None:
+def print_report(slots: list[Slot], checked: list[Result], checker: Checker, console: Console,
+                 rederive=None) -> None:
     """Details (what is not reproducible; everything with -v), the index comparison once per release,
     then the table last."""
     if console.verbosity >= NORMAL:
         built = [r for slot in slots for r in slot.results]
         shown = built if console.verbosity >= VERBOSE else [r for r in built if r.status != "reproducible"]
-        for block in report.details(shown, upstream=False, logs=lambda r: _log(checker, r)):
+        for block in report.details(shown, upstream=False, logs=lambda r: _log(checker, r),
+                                    rederive=rederive or (lambda r: "")):
             console.report(block)
         for block in report.upstream_blocks(checked):
             console.report(block)

@@ -125,8 +125,9 @@ def verdict_lines(result: Result) -> list[str]:
     if v.status == "verified":
         return [printable(f"verified: {what}: wheel sha256 {v.rebuilt}, as recorded "
                           f"(record finished {v.finished or '?'}, environment {v.fingerprint[:16]})")]
-    if v.status != "differs":
-        return [printable(f"{v.status}: {what}: {v.reason}")]
+    if v.status != "differs":  # a refusal's or an unavailable environment's reason says which it is
+        said = v.reason if v.reason.startswith(("refused", "environment unavailable")) else f"{v.status}: {v.reason}"
+        return [printable(f"{what}: {said}")]
     lines = [printable(f"differs: {what}: {v.reason}")]
     if v.differences:
         lines += ["  the recorded wheel -> the rebuilt one:"] + report.difference_lines(v.differences, limit=20)

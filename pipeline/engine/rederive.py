@@ -148,7 +148,7 @@ def plan(record: Result, remote: bool) -> Plan:
 
     ``remote``: the record was read over http(s), so it may name only http(s) files and indexes.
     """
-    what = f"{record.name} {record.version} {record.interpreter}"[:200]
+    what = "the record"
     if record.status not in VERIFIABLE:
         raise RecordRefused(what, f"nothing to verify: the record is {record.status!r}, not a wheel built twice"
                             + (f" ({record.message[:200]})" if record.message else ""))

@@ -8,6 +8,7 @@ rebuild is given the whole offline wheelhouse, where today's resolution picks 3.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -146,7 +147,7 @@ def test_a_tampered_lock_line_is_refused_naming_it_before_any_build(made, wheelh
     assert result["status"] == "error" and not result["builds"], "no verdict, nothing built"
     assert result["verification"]["status"] == "refused"
     assert f"refused the lock line {forged!r}" in err and sha256(flit_core(wheelhouse, OLD)) in err
-    assert len([line for line in err.splitlines() if line.startswith("refused:")]) == 1
+    assert len([line for line in err.splitlines() if "refused" in line]) == 1
 
 
 @pytest.mark.parametrize("edit, status, says", [
@@ -165,3 +166,49 @@ def test_what_cannot_be_rebuilt_as_recorded_is_said_in_one_line_with_exit_2(made
     err = capsys.readouterr().err
     assert code == 2 and result["status"] == "error" and not result["builds"]
     assert result["verification"]["status"] == status and says in err, err
+
+
+# -- refused before anything is fetched (no builds) ---------------------------------------------
+
+def _record_json(**changes) -> dict:
+    from tests.engine.test_rederive import record
+
+    return dataclasses.replace(record(), **changes).to_json()
+
+
+def test_what_is_not_a_record_to_rebuild_is_one_line_and_exit_2(tmp_path, shared_out, capsys):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps([_record_json()]))
+    cases = [
+        (["--from-record", str(tmp_path / "missing.json")], "no such file"),
+        (["--from-record", "ftp://x.example/r.json"], "not an http(s):// or file:// URL"),
+        (["--from-record", str(path), "-r", str(path)], "--from-record rebuilds what the record says; -r does not"),
+        (["--from-record", str(path), "--vary"], "--vary does not go with it"),
+        (["--from-record", str(path), "other"], f"{path}: no record matches; it holds demo==1.0 on 3.12.4"),
+        (["--from-record", str(path), "--python", "3.11"], "no record matches"),
+        (["--from-record", str(path), "demo>=1"], "give NAME or NAME==VERSION"),
+    ]
+    for argv, says in cases:
+        assert main(["check", *argv, "--out", str(shared_out)]) == 2, argv
+        err = capsys.readouterr().err
+        assert says in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_record_served_over_http_may_not_point_at_local_files(http_index, shared_out, tmp_path, capsys):
+    index, url = http_index
+    from pipeline.records import Artifact
+
+    hostile = _record_json(sdist=Artifact("demo-1.0.tar.gz", "file:///etc/demo-1.0.tar.gz", "cd" * 32))
+    index.root.mkdir(parents=True, exist_ok=True)
+    (index.root / "records.json").write_text(json.dumps({"results": [hostile]}))
+    record_url = url.replace("/simple/", "/records.json")
+    result = tmp_path / "out.json"
+    code = main(["check", "--from-record", record_url, "--out", str(shared_out), "--json", str(result)])
+    err = capsys.readouterr().err
+
+    assert code == 2
+    assert "demo 1.0 on Python 3.12.4 (cp312): refused the record: its sdist URL" in err
+    assert "a record read over http may not name local files" in err
+    (rebuilt,) = json.loads(result.read_text())
+    assert rebuilt["status"] == "error" and rebuilt["verification"]["record"] == record_url
+    assert rebuilt["reproduce"].startswith(f"wheelrepro check --from-record {record_url} demo==1.0 --python 3.12.4")
