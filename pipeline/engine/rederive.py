@@ -80,6 +80,10 @@ def read_records(source: str, client: Client) -> list[Result]:
     records = list(results_from_json(payload, source))
     if not records:
         raise InvalidRecords(source, "it holds no records")
+    for number, record in enumerate(records):  # the fields records are picked and named by are text
+        for field in ("name", "version", "python", "interpreter", "finished", "index_url"):
+            if not isinstance(getattr(record, field), str):
+                raise InvalidRecords(source, f"record {number}: {field} is not a string")
     return records
 
 
@@ -159,8 +163,8 @@ def plan(record: Result, remote: bool) -> Plan:
         Version(record.version)
     except (InvalidVersion, TypeError):
         raise RecordRefused(what, f"the version {str(record.version)[:100]!r} is not a version") from None
-    tag = _TAG.fullmatch(record.interpreter or "")
-    if not _EXACT.fullmatch(record.python or "") or not tag or \
+    tag = _TAG.fullmatch(record.interpreter)
+    if not _EXACT.fullmatch(record.python) or not tag or \
             ".".join(record.python.split(".")[:2]) != f"{tag.group(1)}.{tag.group(2)}":
         raise RecordRefused(what, f"python {str(record.python)[:20]!r} and interpreter {str(record.interpreter)[:20]!r} "
                             "are not an exact CPython version (X.Y.Z) and its tag")
@@ -184,7 +188,7 @@ def plan(record: Result, remote: bool) -> Plan:
         raise RecordRefused(what, f"the sdist {str(sdist.filename)[:100]!r} is not {record.name} {record.version}'s"
                             + (f": {problem}" if problem else ""))
     for label, url in (("sdist URL", sdist.url), ("index URL", record.index_url)):
-        scheme = urllib.parse.urlsplit(url or "").scheme
+        scheme = urllib.parse.urlsplit(url).scheme if isinstance(url, str) else ""
         if (label == "index URL" and not url) or (scheme in ("http", "https")) or (scheme == "file" and not remote):
             continue
         raise RecordRefused(what, f"its {label} {str(url)[:200]!r} is not "
@@ -192,9 +196,9 @@ def plan(record: Result, remote: bool) -> Plan:
                                else "an http(s) or file URL"))
     controls = {k: v for k, v in record.controls.items() if k != "pair"}
     if controls != dict(CONTROLS):
-        changed = sorted(set(controls.items()) ^ set(CONTROLS.items()))
-        raise RebuildUnavailable("the record's controls are not this tool's ("
-                                 + ", ".join(f"{k}={v}" for k, v in changed[:6])[:300] + ")")
+        changed = [f"{k}={str(v)[:40]}" for k, v in sorted(controls.items(), key=str) if CONTROLS.get(k) != v]
+        changed += [f"{k} unset" for k in CONTROLS if k not in controls]
+        raise RebuildUnavailable("the record's controls are not this tool's (" + ", ".join(changed[:6])[:300] + ")")
     return Plan(record, Locks(toolchain=toolchain, build=build), recorded)
 
 
@@ -224,7 +228,7 @@ def recorded_wheel(record: Result, recorded: tuple[str, ...], out: Path, client:
     digest (a rebuild of the same release empties the kept folder)."""
     builds_root = (out / "builds").resolve()
     for build in record.builds:
-        if build.sha256 not in recorded or not build.path or build.variations:
+        if build.sha256 not in recorded or not isinstance(build.path, str) or not build.path or build.variations:
             continue
         path = Path(build.path)
         try:
@@ -234,7 +238,7 @@ def recorded_wheel(record: Result, recorded: tuple[str, ...], out: Path, client:
         except OSError:
             continue
     upstream = record.upstream
-    if upstream and upstream.sha256 in recorded and upstream.url and upstream.wheel:
+    if upstream and upstream.sha256 in recorded and isinstance(upstream.url, str) and isinstance(upstream.wheel, str):
         scheme = urllib.parse.urlsplit(upstream.url).scheme
         if scheme in ("http", "https") or (scheme == "file" and not remote):
             try:

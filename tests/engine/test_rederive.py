@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -201,3 +202,23 @@ def test_the_verdict_is_verified_for_a_recorded_sha256_and_differs_with_the_memb
     failed = record(status="build-failed", message="build 1: exit 1", builds=(build(None, None),))
     v = verdict(planned, "r.json", failed, recorded)
     assert v.status == "unavailable" and "the rebuild made no wheel (build-failed: build 1: exit 1)" == v.reason
+
+
+@pytest.mark.parametrize("field, value", [("name", 5), ("version", None), ("python", 3.12), ("interpreter", ["cp312"]),
+                                          ("index_url", {"a": 1})])
+def test_a_record_whose_identity_is_not_text_is_refused_when_read(tmp_path, field, value):
+    data = record().to_json()
+    data[field] = value
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps([data]))
+    with pytest.raises(InvalidRecords, match=f"record 0: {field} is not a string"):
+        read_records(str(path), Client())
+
+
+def test_odd_json_types_inside_a_record_are_refused_not_a_crash(tmp_path):
+    cases = [(dict(sdist=Artifact("demo-1.0.tar.gz", 5, "cd" * 32)), RecordRefused, "its sdist URL '5'"),
+             (dict(controls={**CONTROLS, "TZ": ["UTC"]}), RebuildUnavailable, "TZ=['UTC']"),
+             (dict(environment=_env(toolchain=(5,))), RecordRefused, "the toolchain lock line '5'")]
+    for changes, error, says in cases:
+        with pytest.raises(error, match=re.escape(says)):
+            plan(record(**changes), remote=False)
