@@ -301,7 +301,7 @@ def verdict(plan: Plan, source: str, rebuild: Result, recorded_path: Path | None
         hit = next(b.sha256 for b in wheels if b.sha256 in plan.recorded)
         return dataclasses.replace(base, status="verified", rebuilt=hit)
     differences = ()
-    reason = f"the rebuilt wheel has sha256 {rebuilt}, the record {', '.join(plan.recorded)}"
+    reason = f"rebuilt sha256 {rebuilt}, recorded {', '.join(plan.recorded)}"
     if recorded_path is None:
         reason += "; the recorded wheel is not at hand, so its members are not compared"
     elif wheels[0].path:

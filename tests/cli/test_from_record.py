@@ -135,18 +135,23 @@ def test_recorded_bytes_the_rebuild_does_not_make_differ_with_the_member_diff(ma
     assert f"differs: {NAME} 1.0" in out and "METADATA" in out
 
 
+@pytest.mark.parametrize("which", ["build", "toolchain"])
 @pytest.mark.slow
 def test_a_tampered_lock_line_is_refused_naming_it_before_any_build(made, wheelhouse, shared_out, sandboxed,
-                                                                    tmp_path, capsys):
-    forged = f"flit-core=={OLD} --hash=sha256:{'0' * 64}"
-    path = _edited(made, tmp_path, lambda r: r["environment"]["lock"].update(build=[forged]))
+                                                                    tmp_path, capsys, which):
+    lock = made["record"]["environment"]["lock"][which]
+    name_version = lock[0].split()[0]
+    forged = f"{name_version} --hash=sha256:{'0' * 64}"
+    wheel = next(wheelhouse.glob(name_version.replace("-", "_").replace("==", "-") + "-*.whl"))
+    path = _edited(made, tmp_path, lambda r: r["environment"]["lock"].update({which: [forged, *lock[1:]]}))
     code, (result,) = _from_record(path, shared_out, wheelhouse, sandboxed)
     err = capsys.readouterr().err
 
     assert code == 2
     assert result["status"] == "error" and not result["builds"], "no verdict, nothing built"
     assert result["verification"]["status"] == "refused"
-    assert f"refused the lock line {forged!r}" in err and sha256(flit_core(wheelhouse, OLD)) in err
+    assert f"refused the lock line {forged!r}: the file the index (or --find-links) serves for it has sha256 " \
+           f"{sha256(wheel)}" in err
     assert len([line for line in err.splitlines() if "refused" in line]) == 1
 
 
