@@ -217,3 +217,20 @@ def test_a_record_served_over_http_may_not_point_at_local_files(http_index, shar
     (rebuilt,) = json.loads(result.read_text())
     assert rebuilt["status"] == "error" and rebuilt["verification"]["record"] == record_url
     assert rebuilt["reproduce"].startswith(f"wheelrepro check --from-record {record_url} demo==1.0 --python 3.12.4")
+
+
+@pytest.mark.slow
+def test_the_sites_json_is_a_record_to_rebuild_as_its_page_says(made, wheelhouse, shared_out, sandboxed, tmp_path,
+                                                                capsys):
+    from pipeline.records import Result
+    from pipeline.site import render_site
+
+    site = tmp_path / "site"
+    render_site([Result.from_json(made["record"])], site, generated=made["record"]["finished"])
+    page = (site / "projects" / f"{NAME}.html").read_text()
+    python = made["record"]["python"]
+    assert f"wheelrepro check --from-record ../api/projects/{NAME}.json {NAME}==1.0 --python {python}</code>" in page
+    api = (site / "api" / "projects" / f"{NAME}.json").as_uri()  # what the page's script makes of the path
+    code = main(["check", "--from-record", api, f"{NAME}==1.0", "--python", python, "--find-links", str(wheelhouse),
+                 "--out", str(shared_out), *_sandbox(sandboxed)])
+    assert code == 0 and f"verified: {NAME} 1.0 on Python {python}" in capsys.readouterr().out
