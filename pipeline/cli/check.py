@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..engine.check import Checker, CheckOptions, Phase
 from ..engine.interpreters import Interpreter, discover, parse_wanted, probe
@@ -265,12 +265,12 @@ def main_check(argv: Sequence[str]) -> int:
         Path(args.json).write_text(json.dumps([r.to_json() for r in records], indent=2) + "\n")
     if args.wheelhouse:
         say_wheelhouse(write_wheelhouse(args.wheelhouse, checked, args.include_unreproducible), console)
-    rederive = None
-    if args.json and args.json != "-":  # the records are in that file: each can be rebuilt from it
-        def rederive(r: Result) -> str:
-            if r.status not in ("reproducible", "unreproducible"):
-                return ""
-            return rederive_command(args.json, r.name, r.version, r.python, options, index=index_given)
+    def rederive(r: Result) -> str:
+        """The command that rebuilds a verdict's record from the --json file it was written to."""
+        if not args.json or args.json == "-" or r.status not in ("reproducible", "unreproducible"):
+            return ""
+        return rederive_command(args.json, r.name, r.version, r.python, options, index=index_given)
+
     print_report(slots, checked, checker, console, rederive)
     if args.require_upstream:
         return max(exit_code(records), upstream_exit_code(checked))
@@ -340,14 +340,14 @@ def say_wheelhouse(outcome, console: Console) -> None:
 
 
 def print_report(slots: list[Slot], checked: list[Result], checker: Checker, console: Console,
-                 rederive=None) -> None:
+                 rederive: Callable[[Result], str] = lambda r: "") -> None:
     """Details (what is not reproducible; everything with -v), the index comparison once per release,
     then the table last."""
     if console.verbosity >= NORMAL:
         built = [r for slot in slots for r in slot.results]
         shown = built if console.verbosity >= VERBOSE else [r for r in built if r.status != "reproducible"]
         for block in report.details(shown, upstream=False, logs=lambda r: _log(checker, r),
-                                    rederive=rederive or (lambda r: "")):
+                                    rederive=rederive):
             console.report(block)
         for block in report.upstream_blocks(checked):
             console.report(block)

@@ -25,7 +25,7 @@ from packaging.version import Version
 
 from ..errors import DigestMismatch, InvalidRecords, PipelineError, RebuildUnavailable, RecordRefused, WheelUnreadable
 from ..explain import compare_wheels
-from ..records import Artifact, Build, Result, Verification, results_from_json, sortable_utc
+from ..records import Artifact, Result, Verification, results_from_json, sortable_utc
 from .build import CONTROLS
 from .fetch import add_local, fetch_artifact, filename_problem, is_sha256, sha256_of
 from .interpreters import Interpreter, discover, probe

@@ -234,3 +234,21 @@ def test_the_sites_json_is_a_record_to_rebuild_as_its_page_says(made, wheelhouse
     code = main(["check", "--from-record", api, f"{NAME}==1.0", "--python", python, "--find-links", str(wheelhouse),
                  "--out", str(shared_out), *_sandbox(sandboxed)])
     assert code == 0 and f"verified: {NAME} 1.0 on Python {python}" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_command_a_check_prints_to_rederive_its_record_verifies_it(made, older_house, shared_out, sandboxed,
+                                                                       tmp_path, capsys, monkeypatch):
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["check", f"{NAME}==1.0", "--python", "3.11", "--index-url", made["index"].url, "--find-links",
+                 str(older_house), "--no-upstream", "--json", "r.json", "--out", str(shared_out), "-v",
+                 *_sandbox(sandboxed)])
+    out = capsys.readouterr().out
+    assert code == 0
+    (line,) = [line for line in out.splitlines() if line.startswith("  re-derive:  ")]
+    words = shlex.split(line.removeprefix("  re-derive:  "))
+    assert words[:5] == ["wheelrepro", "check", "--from-record", "r.json", f"{NAME}==1.0"]
+    assert words[5:9] == ["--python", made["record"]["python"], "--index-url", made["index"].url]
+    assert main(words[1:]) == 0 and "verified: " in capsys.readouterr().out
