@@ -25,10 +25,10 @@ from ..errors import PipelineError, UsageError
 from ..nightly.store import Store
 from ..records import Result
 from . import report
-from .from_record import main_from_record, record_source
+from .from_record import main_from_record
 from .jobs import Runner
 from .options import (Parser, add_build_options, add_out, add_verbosity, check_options, flatten, positive_int,
-                      python_versions, writable_folder)
+                      python_versions, record_source, writable_folder)
 from .progress import LiveProgress
 from .requirements import Entry, load_requirements, requirements_file
 from .text import NORMAL, QUIET, VERBOSE, Console, save_traceback

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -34,19 +35,6 @@ from .text import QUIET, Console, printable, save_traceback
 #: options of ``check`` that ask for something a rebuild from a record does not do
 NOT_WITH_RECORD = (("requirements", "-r"), ("wheelhouse", "--wheelhouse"), ("vary", "--vary"),
                    ("require_upstream", "--require-upstream"), ("include_unreproducible", "--include-unreproducible"))
-
-
-def record_source(text: str) -> str:
-    """--from-record: an http(s) or file URL, or an existing file."""
-    if "\x00" in text:
-        raise argparse.ArgumentTypeError(f"not a file or a URL: {text!r}")
-    if "://" in text:
-        if text.split("://", 1)[0].lower() not in ("http", "https", "file"):
-            raise argparse.ArgumentTypeError(f"not an http(s):// or file:// URL: {text!r}")
-        return text
-    if not Path(text).is_file():
-        raise argparse.ArgumentTypeError(f"no such file: {text}")
-    return text
 
 
 def exit_code(results: Sequence[Result]) -> int:
@@ -76,25 +64,24 @@ def main_from_record(args: argparse.Namespace, index_given: bool, console: Conso
                          + (f" and {len(held) - 10} more" if len(held) > 10 else ""))
     progress = LiveProgress(console) if args.verbosity > QUIET else None
     checkers: dict[str, Checker] = {}
+    made = threading.Lock()
 
-    def checker_for(index_url: str) -> Checker:
-        if index_url not in checkers:
-            options = check_options(argparse.Namespace(**{**vars(args), "index_url": index_url}), args.out,
-                                    upstream=False)
-            checkers[index_url] = Checker(options, progress=progress or (lambda event: None))
-        return checkers[index_url]
-
-    def command(record: Result, options: CheckOptions) -> str:
-        return rederive_command(source, record.name, record.version, record.python, options, index=index_given)
+    def checker_for(options: CheckOptions) -> Checker:
+        with made:
+            if options.index_url not in checkers:
+                checkers[options.index_url] = Checker(options, progress=progress or (lambda event: None))
+            return checkers[options.index_url]
 
     def work(record: Result) -> Result:
         index_url = args.index_url if index_given else (record.index_url or PYPI_SIMPLE)
-        checker = checker_for(index_url)
+        options = check_options(argparse.Namespace(**{**vars(args), "index_url": index_url}), args.out,
+                                upstream=False)
+        again = rederive_command(source, record.name, record.version, record.python, options, index=index_given)
         try:
-            planned = plan(record, is_remote(source))
+            planned = plan(record, is_remote(source))  # before anything uses what the record names
         except (RecordRefused, RebuildUnavailable) as error:
-            return refused(record, source, error, command(record, checker.options))
-        return rebuild(checker, planned, source, command(record, checker.options))
+            return refused(record, source, error, again)
+        return rebuild(checker_for(options), planned, source, again)
 
     def failed(record: Result, error: Exception) -> Result:  # a tracker bug: never a verdict
         reason = f"tracker error: {type(error).__name__}: {error} (traceback: {save_traceback(error)})"

@@ -75,6 +75,8 @@ def read_records(source: str, client: Client) -> list[Result]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidRecords(source, f"not JSON: {error}") from None
+    except RecursionError:
+        raise InvalidRecords(source, "not JSON a record can be: nested too deep") from None
     if isinstance(payload, dict) and "results" not in payload and "status" in payload:
         payload = [payload]  # one record on its own (a wheelhouse's result.json)
     records = list(results_from_json(payload, source))

@@ -222,3 +222,10 @@ def test_odd_json_types_inside_a_record_are_refused_not_a_crash(tmp_path):
     for changes, error, says in cases:
         with pytest.raises(error, match=re.escape(says)):
             plan(record(**changes), remote=False)
+
+
+def test_json_nested_past_the_parsers_depth_is_refused_not_a_crash(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InvalidRecords, match="nested too deep"):
+        read_records(str(path), Client())
