@@ -3,7 +3,8 @@
 Inputs are taken one at a time: a bad argument or requirements line is refused in one line, gets
 an ``error`` record, and the others go on.  Every check's record is added to the results store
 under --out as it ends.  Output: one line per package x Python as it finishes, the details of what
-is not reproducible, the index comparison once per release, and the table last.
+is not reproducible, the index comparison once per release, and the table last.  ``--from-record``
+rebuilds records instead (:mod:`pipeline.cli.from_record`).
 """
 
 from __future__ import annotations
@@ -265,6 +266,7 @@ def main_check(argv: Sequence[str]) -> int:
         Path(args.json).write_text(json.dumps([r.to_json() for r in records], indent=2) + "\n")
     if args.wheelhouse:
         say_wheelhouse(write_wheelhouse(args.wheelhouse, checked, args.include_unreproducible), console)
+
     def rederive(r: Result) -> str:
         """The command that rebuilds a verdict's record from the --json file it was written to."""
         if not args.json or args.json == "-" or r.status not in ("reproducible", "unreproducible"):
