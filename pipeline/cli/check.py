@@ -68,8 +68,8 @@ def _parser() -> Parser:
     add("--no-upstream", action="store_true", help="do not compare with the wheel the index publishes")
     add("--require-upstream", action="store_true",
         help="exit 1 unless the index's wheel is identical or equivalent to a rebuild (docs/upstream.md)")
-    add("--from-record", type=record_source, metavar="FILE|URL",
-        help="rebuild a record (from --json, the store's export or the site's JSON API) with its exact interpreter, "
+    add("--from-record", type=record_source, metavar="FILE|URL|DIR",
+        help="rebuild records (a --json file, the site's JSON API, a results folder's store) with their exact interpreter, "
              "locks, sdist and controls, and say verified or what differs; PKG[==VER] and --python pick records")
     add_verbosity(parser)
     add_build_options(parser)

@@ -1,6 +1,6 @@
 """``check --from-record FILE|URL``: rebuild what a record says and say ``verified`` or what differs.
 
-Each record chosen (positional NAME[==VERSION] and ``--python X.Y[.Z]`` narrow a file of several;
+Records come from a file, a URL or a results folder's store.  Each record chosen (positional NAME[==VERSION] and ``--python X.Y[.Z]`` narrow a file of several;
 for each project, version and interpreter the newest verdict is taken) is rebuilt with its exact
 interpreter, toolchain and build locks, sdist and controls (pipeline.engine.rederive).  One line
 each: ``verified`` naming the sha256, ``differs`` with the member diff, ``unavailable`` or
@@ -25,6 +25,7 @@ from ..engine.rederive import is_remote, plan, read_records, rebuild, refused, s
 from ..engine.resolve import PYPI_SIMPLE, parse_requirement
 from ..engine.workspace import Workspace
 from ..errors import RebuildUnavailable, RecordRefused, UsageError
+from ..nightly.store import Store
 from ..records import Result
 from . import report
 from .jobs import Runner
@@ -51,7 +52,13 @@ def main_from_record(args: argparse.Namespace, index_given: bool, console: Conso
             raise UsageError(f"--from-record rebuilds what the record says; {flag} does not go with it")
     source = args.from_record
     workspace = Workspace(args.out.resolve())
-    records = read_records(source, Client(workspace.http_cache))
+    if Path(source).is_dir():  # a results folder: every attempt its store holds
+        with Store.open(Path(source)) as store:
+            records = store.all_results()
+        if not records:
+            raise UsageError(f"{source}: its results store holds no records")
+    else:
+        records = read_records(source, Client(workspace.http_cache))
     wanted = []
     for want in args.targets:  # with --from-record, they pick records
         name, version = parse_requirement(want)

@@ -119,12 +119,18 @@ def writable_folder(text: str) -> Path:
 
 
 def record_source(text: str) -> str:
-    """--from-record: an http(s) or file URL, or an existing file."""
+    """--from-record: an http(s) or file URL, an existing file, or a results folder (its store)."""
     if "\x00" in text:
         raise argparse.ArgumentTypeError(f"not a file or a URL: {text!r}")
     if "://" in text:
         if text.split("://", 1)[0].lower() not in ("http", "https", "file"):
             raise argparse.ArgumentTypeError(f"not an http(s):// or file:// URL: {text!r}")
+        return text
+    if Path(text).is_dir():
+        from ..nightly.store import STORE_NAME
+
+        if not (Path(text) / STORE_NAME).is_file():  # reading must never make an empty store
+            raise argparse.ArgumentTypeError(f"{text} is a folder without a results store ({STORE_NAME})")
         return text
     if not Path(text).is_file():
         raise argparse.ArgumentTypeError(f"no such file: {text}")

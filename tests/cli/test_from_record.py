@@ -252,3 +252,10 @@ def test_the_command_a_check_prints_to_rederive_its_record_verifies_it(made, old
     assert words[:5] == ["wheelrepro", "check", "--from-record", "r.json", f"{NAME}==1.0"]
     assert words[5:9] == ["--python", made["record"]["python"], "--index-url", made["index"].url]
     assert main(words[1:]) == 0 and "verified: " in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_results_store_is_a_source_of_records_too(made, wheelhouse, shared_out, sandboxed, capsys):
+    code = main(["check", "--from-record", str(shared_out), f"{NAME}==1.0", "--find-links", str(wheelhouse),
+                 "--out", str(shared_out), *_sandbox(sandboxed)])
+    assert code == 0 and f"verified: {NAME} 1.0 on Python {made['record']['python']}" in capsys.readouterr().out
