@@ -69,8 +69,9 @@ def _parser() -> Parser:
     add("--require-upstream", action="store_true",
         help="exit 1 unless the index's wheel is identical or equivalent to a rebuild (docs/upstream.md)")
     add("--from-record", type=record_source, metavar="FILE|URL|DIR",
-        help="rebuild records (a --json file, the site's JSON API, a results folder's store) with their exact interpreter, "
-             "locks, sdist and controls, and say verified or what differs; PKG[==VER] and --python pick records")
+        help="rebuild records (a --json file, the site's JSON API, a results folder's store) with their exact "
+             "interpreter, locks, sdist and controls, and say verified or what differs; PKG[==VER] and --python "
+             "pick records")
     add_verbosity(parser)
     add_build_options(parser)
     parser.set_defaults(index_url=None)  # with --from-record, the record's index unless one is given

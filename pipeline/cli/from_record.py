@@ -1,12 +1,13 @@
-"""``check --from-record FILE|URL``: rebuild what a record says and say ``verified`` or what differs.
+"""``check --from-record FILE|URL|DIR``: rebuild what a record says; say ``verified`` or what differs.
 
-Records come from a file, a URL or a results folder's store.  Each record chosen (positional NAME[==VERSION] and ``--python X.Y[.Z]`` narrow a file of several;
-for each project, version and interpreter the newest verdict is taken) is rebuilt with its exact
-interpreter, toolchain and build locks, sdist and controls (pipeline.engine.rederive).  One line
-each: ``verified`` naming the sha256, ``differs`` with the member diff, ``unavailable`` or
-``refused`` with the reason.  Exit 0 when every one is verified, 1 when one differs, 2 when one is
-unavailable or refused (nothing was built for it).  The rebuilds are not added to the results
-store: they are about the record, not a new check of the release.
+Records come from a file, a URL or a results folder's store.  Each record chosen (positional
+NAME[==VERSION] and ``--python X.Y[.Z]`` narrow a source of several; for each project, version and
+interpreter the newest verdict is taken) is rebuilt with its exact interpreter, toolchain and build
+locks, sdist and controls (pipeline.engine.rederive).  One line each: ``verified`` naming the
+sha256, ``differs`` with the member diff, or why it is unavailable or refused.  Exit 0 when every
+one is verified, 1 when one differs, 2 when one is unavailable or refused (nothing was built for
+it).  The rebuilds are not added to the results store: they are about the record, not a new check
+of the release.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rebuild from a record: its exact interpreter, locks, sdist and controls; then say whether the wheel is the recorded one.
+"""Rebuild from a record with its exact interpreter, locks, sdist and controls; is the wheel the recorded one?
 
 A record is a stranger's JSON (a ``--json`` file, the store's export, the site's API), so it is read
 under a size cap, parsed as data only, and every field a rebuild uses is checked before anything
@@ -96,7 +96,8 @@ def select(records: Sequence[Result], wanted: Sequence[str], pythons: Sequence[s
     def picked(r: Result) -> bool:
         for want in wanted:
             name, _, version = want.partition("==")
-            if canonicalize_name(name) == canonicalize_name(r.name) and (not version or _same_version(version, r.version)):
+            same_version = not version or _same_version(version, r.version)
+            if canonicalize_name(name) == canonicalize_name(r.name) and same_version:
                 break
         else:
             if wanted:
@@ -109,9 +110,14 @@ def select(records: Sequence[Result], wanted: Sequence[str], pythons: Sequence[s
         if not picked(r):
             continue
         key, held = r.key, newest.get(r.key)
-        if held is None or (r.status in VERIFIABLE, _stamp(r.finished)) > (held.status in VERIFIABLE, _stamp(held.finished)):
+        if held is None or _rank(r) > _rank(held):
             newest[key] = r
     return [newest[key] for key in sorted(newest)]
+
+
+def _rank(r: Result) -> tuple[bool, str]:
+    """A verdict with a wheel before anything else, then the newest."""
+    return r.status in VERIFIABLE, _stamp(r.finished)
 
 
 def _same_version(a: str, b: str) -> bool:
@@ -168,8 +174,8 @@ def plan(record: Result, remote: bool) -> Plan:
     tag = _TAG.fullmatch(record.interpreter)
     if not _EXACT.fullmatch(record.python) or not tag or \
             ".".join(record.python.split(".")[:2]) != f"{tag.group(1)}.{tag.group(2)}":
-        raise RecordRefused(what, f"python {str(record.python)[:20]!r} and interpreter {str(record.interpreter)[:20]!r} "
-                            "are not an exact CPython version (X.Y.Z) and its tag")
+        raise RecordRefused(what, f"python {record.python[:20]!r} and interpreter {record.interpreter[:20]!r} are "
+                            "not an exact CPython version (X.Y.Z) and its tag")
     recorded = tuple(dict.fromkeys(b.sha256 for b in record.builds if not b.variations and b.sha256))
     if not recorded or not all(isinstance(s, str) and is_sha256(s) for s in recorded):
         raise RecordRefused(what, "its controlled builds record no wheel sha256 (64 hex digits)")
@@ -256,8 +262,8 @@ def sdist_target(plan: Plan, client: Client, store: Path) -> Target:
     try:
         path = fetch_artifact(client, record.sdist, store)
     except DigestMismatch as error:
-        raise RecordRefused(f"the sdist {record.sdist.filename}",
-                            f"the file fetched has sha256 {error.actual}, not the recorded {record.sdist.sha256}") from None
+        reason = f"the file fetched has sha256 {error.actual}, not the recorded {record.sdist.sha256}"
+        raise RecordRefused(f"the sdist {record.sdist.filename}", reason) from None
     except PipelineError as error:
         raise RebuildUnavailable(f"the sdist cannot be fetched: {error}") from None
     return Target(record.name, record.version, record.sdist, path, f"{record.name}=={record.version}")
@@ -371,8 +377,8 @@ def _failed(plan: Plan, source: str, error: PipelineError) -> Verification:
 def refused(record: Result, source: str, error: PipelineError, reproduce: str) -> Result:
     """The ``error`` record of a record refused before anything was fetched (:func:`plan` failed)."""
     status = "refused" if isinstance(error, RecordRefused) else "unavailable"
-    verification = Verification(status, source, fingerprint=record.environment.fingerprint if record.environment else "",
-                                finished=record.finished, reason=str(error))
+    fingerprint = record.environment.fingerprint if record.environment else ""
+    verification = Verification(status, source, fingerprint=fingerprint, finished=record.finished, reason=str(error))
     draft = Draft(str(record.name)[:200], str(record.version)[:200], str(record.python)[:20],
                   str(record.interpreter)[:20], reproduce)
     return draft.finish("error", message=str(error), verification=verification)
