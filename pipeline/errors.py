@@ -169,3 +169,21 @@ class NotInferred(PipelineError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class RecordRefused(PipelineError):
+    """A record ``check --from-record`` will not rebuild: malformed, not a verdict, or a lock line or
+    sdist digest that does not check out.  Nothing is built; never a verdict."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(f"refused {what}: {reason}")
+
+
+class RebuildUnavailable(PipelineError):
+    """What a record was built with is not on this machine (its exact interpreter, a locked file)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"environment unavailable: {reason}")

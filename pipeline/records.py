@@ -354,6 +354,49 @@ class Agreement:
                    differences=tuple(Difference.from_json(d) for d in data.get("differences", ())))
 
 
+VerificationStatus = Literal["verified", "differs", "unavailable", "refused"]
+VERIFICATION_STATUSES: tuple[str, ...] = get_args(VerificationStatus)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A rebuild from an earlier record (``check --from-record``) against that record.
+
+    ``status``: ``verified`` (a rebuilt wheel has a sha256 the record's controlled builds have),
+    ``differs`` (it does not: ``differences`` are the members, when the recorded wheel was at hand),
+    ``unavailable`` (what the record was built with is not here, or the rebuild made no wheel),
+    ``refused`` (the record, a lock line or the sdist does not check out: nothing was built).
+    ``record`` is where the record was read, ``finished`` and ``fingerprint`` say which record it is.
+    """
+
+    status: VerificationStatus
+    record: str
+    recorded: tuple[str, ...] = ()  # the sha256 of the record's controlled builds
+    rebuilt: str | None = None  # the sha256 of the rebuild's first wheel
+    fingerprint: str = ""  # the record's environment fingerprint
+    finished: str = ""  # the record's finished stamp
+    reason: str = ""
+    differences: tuple[Difference, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "record": self.record, "recorded": list(self.recorded),
+                "rebuilt": self.rebuilt, "fingerprint": self.fingerprint, "finished": self.finished,
+                "reason": self.reason, "differences": [d.to_json() for d in self.differences],
+                "notes": list(self.notes)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Verification:
+        if data.get("status") not in VERIFICATION_STATUSES:
+            raise ValueError(f"unknown verification status {data.get('status')!r}")
+        return cls(status=data["status"], record=str(data.get("record", "")),
+                   recorded=tuple(data.get("recorded", ())), rebuilt=data.get("rebuilt"),
+                   fingerprint=str(data.get("fingerprint", "")), finished=str(data.get("finished", "")),
+                   reason=str(data.get("reason", "")),
+                   differences=tuple(Difference.from_json(d) for d in data.get("differences", ())),
+                   notes=tuple(data.get("notes", ())))
+
+
 @dataclass(frozen=True)
 class Isolation:
     """How the builds were confined: ``sandbox`` names the tool ("none" when unsandboxed)."""
@@ -407,6 +450,8 @@ class Result:
     requires_python: str | None = None
     #: across interpreters, for a pure wheel (derived: the site and the check command fill it in)
     agreement: Agreement | None = None
+    #: a rebuild from an earlier record against that record (``check --from-record``; absent otherwise)
+    verification: Verification | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -417,6 +462,12 @@ class Result:
         return self.status in VERDICTS
 
     def to_json(self) -> dict[str, Any]:
+        data = self._json()
+        if self.verification is not None:  # only a rebuild from a record has it: other records keep their bytes
+            data["verification"] = self.verification.to_json()
+        return data
+
+    def _json(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA_VERSION,
             "name": self.name,
@@ -477,6 +528,7 @@ class Result:
             tracker=data.get("tracker", ""),
             requires_python=data.get("requires_python"),
             agreement=Agreement.from_json(data["agreement"]) if data.get("agreement") else None,
+            verification=Verification.from_json(data["verification"]) if data.get("verification") else None,
         )
 
 

@@ -70,3 +70,18 @@ def test_records_are_read_from_a_list_or_an_object_and_bad_ones_named():
         list(results_from_json({"x": 1}, "f"))
     with pytest.raises(InvalidRecords, match="record 1 is not a result"):
         list(results_from_json([record, {"name": "x"}], "f"))
+
+
+def test_a_rebuild_from_a_record_carries_its_verification_and_other_records_do_not():
+    from pipeline.records import Verification
+
+    plain = _full()
+    assert "verification" not in plain.to_json(), "records made before --from-record keep their bytes"
+    checked = Result(**{**plain.__dict__, "verification": Verification(
+        "differs", "https://site.example/api/projects/p.json", ("cd" * 32,), "ef" * 32, "fp", "2026-01-01T00:00:01Z",
+        "the rebuilt wheel has another sha256", (Difference("p/x.py", "content", "d"),), ("cc: recorded 'a', here 'b'",))})
+    assert Result.from_json(json.loads(json.dumps(checked.to_json()))) == checked
+    data = checked.to_json()
+    data["verification"]["status"] = "probably"
+    with pytest.raises(InvalidRecords, match="unknown verification status"):
+        list(results_from_json([data], "f.json"))

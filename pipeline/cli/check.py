@@ -3,7 +3,8 @@
 Inputs are taken one at a time: a bad argument or requirements line is refused in one line, gets
 an ``error`` record, and the others go on.  Every check's record is added to the results store
 under --out as it ends.  Output: one line per package x Python as it finishes, the details of what
-is not reproducible, the index comparison once per release, and the table last.
+is not reproducible, the index comparison once per release, and the table last.  ``--from-record``
+rebuilds records instead (:mod:`pipeline.cli.from_record`).
 """
 
 from __future__ import annotations
@@ -14,20 +15,21 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..engine.check import Checker, CheckOptions, Phase
 from ..engine.interpreters import Interpreter, discover, parse_wanted, probe
-from ..engine.outcome import Draft, reproduce_command
-from ..engine.resolve import parse_requirement
+from ..engine.outcome import Draft, rederive_command, reproduce_command
+from ..engine.resolve import PYPI_SIMPLE, parse_requirement
 from ..engine.target import Target, is_local, is_url
 from ..errors import PipelineError, UsageError
 from ..nightly.store import Store
 from ..records import Result
 from . import report
+from .from_record import main_from_record
 from .jobs import Runner
 from .options import (Parser, add_build_options, add_out, add_verbosity, check_options, flatten, positive_int,
-                      python_versions, writable_folder)
+                      python_versions, record_source, writable_folder)
 from .progress import LiveProgress
 from .requirements import Entry, load_requirements, requirements_file
 from .text import NORMAL, QUIET, VERBOSE, Console, save_traceback
@@ -66,8 +68,13 @@ def _parser() -> Parser:
     add("--no-upstream", action="store_true", help="do not compare with the wheel the index publishes")
     add("--require-upstream", action="store_true",
         help="exit 1 unless the index's wheel is identical or equivalent to a rebuild (docs/upstream.md)")
+    add("--from-record", type=record_source, metavar="FILE|URL|DIR",
+        help="rebuild records (a --json file, the site's JSON API, a results folder's store) with their exact "
+             "interpreter, locks, sdist and controls, and say verified or what differs; PKG[==VER] and --python "
+             "pick records")
     add_verbosity(parser)
     add_build_options(parser)
+    parser.set_defaults(index_url=None)  # with --from-record, the record's index unless one is given
     return parser
 
 
@@ -229,9 +236,12 @@ def prepare_slots(inputs: list[Input], checker: Checker, interpreters: tuple[Int
 
 def main_check(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
+    index_given, args.index_url = args.index_url is not None, args.index_url or PYPI_SIMPLE
     if args.require_upstream and args.no_upstream:
         raise UsageError("--require-upstream needs the comparison that --no-upstream turns off")
     console = Console(args.verbosity, report_stream=sys.stderr if args.json == "-" else sys.stdout)
+    if args.from_record:
+        return main_from_record(args, index_given, console)
     inputs = gather(args)
     interpreters = find_interpreters(args.python, console)
     options = check_options(args, args.out, vary=args.vary, upstream=not args.no_upstream)
@@ -257,7 +267,14 @@ def main_check(argv: Sequence[str]) -> int:
         Path(args.json).write_text(json.dumps([r.to_json() for r in records], indent=2) + "\n")
     if args.wheelhouse:
         say_wheelhouse(write_wheelhouse(args.wheelhouse, checked, args.include_unreproducible), console)
-    print_report(slots, checked, checker, console)
+
+    def rederive(r: Result) -> str:
+        """The command that rebuilds a verdict's record from the --json file it was written to."""
+        if not args.json or args.json == "-" or r.status not in ("reproducible", "unreproducible"):
+            return ""
+        return rederive_command(args.json, r.name, r.version, r.python, options, index=index_given)
+
+    print_report(slots, checked, checker, console, rederive)
     if args.require_upstream:
         return max(exit_code(records), upstream_exit_code(checked))
     return exit_code(records)
@@ -325,13 +342,15 @@ def say_wheelhouse(outcome, console: Console) -> None:
         console.problem(f"wheelhouse: left out {what}: {why}")
 
 
-def print_report(slots: list[Slot], checked: list[Result], checker: Checker, console: Console) -> None:
+def print_report(slots: list[Slot], checked: list[Result], checker: Checker, console: Console,
+                 rederive: Callable[[Result], str] = lambda r: "") -> None:
     """Details (what is not reproducible; everything with -v), the index comparison once per release,
     then the table last."""
     if console.verbosity >= NORMAL:
         built = [r for slot in slots for r in slot.results]
         shown = built if console.verbosity >= VERBOSE else [r for r in built if r.status != "reproducible"]
-        for block in report.details(shown, upstream=False, logs=lambda r: _log(checker, r)):
+        for block in report.details(shown, upstream=False, logs=lambda r: _log(checker, r),
+                                    rederive=rederive):
             console.report(block)
         for block in report.upstream_blocks(checked):
             console.report(block)

@@ -25,9 +25,12 @@ PROG = "wheelrepro"
 #: the exit codes, stated in every command's --help
 EXIT_CODES = """\
 exit status:
-  0  everything checked is reproducible (or the command did what it was asked)
-  1  something is unreproducible (diff: the wheels differ; upstream: the index's wheel differs)
-  2  something could not be checked, or bad input (one line says what)
+  0  everything checked is reproducible (or the command did what it was asked;
+     check --from-record: every record verified)
+  1  something is unreproducible (diff: the wheels differ; upstream: the index's wheel differs;
+     check --from-record: a rebuild differs from its record)
+  2  something could not be checked, or bad input (one line says what; check --from-record: a
+     record refused, or the environment it names unavailable)
   3  an internal error (one line names the file holding the traceback)
   130  interrupted (Ctrl-C or SIGTERM): nothing from the unfinished checks is kept"""
 
@@ -113,6 +116,25 @@ def writable_folder(text: str) -> Path:
     except OSError as error:
         raise argparse.ArgumentTypeError(f"cannot write in {text}: {error.strerror or error}") from None
     return path
+
+
+def record_source(text: str) -> str:
+    """--from-record: an http(s) or file URL, an existing file, or a results folder (its store)."""
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError(f"not a file or a URL: {text!r}")
+    if "://" in text:
+        if text.split("://", 1)[0].lower() not in ("http", "https", "file"):
+            raise argparse.ArgumentTypeError(f"not an http(s):// or file:// URL: {text!r}")
+        return text
+    if Path(text).is_dir():
+        from ..nightly.store import STORE_NAME
+
+        if not (Path(text) / STORE_NAME).is_file():  # reading must never make an empty store
+            raise argparse.ArgumentTypeError(f"{text} is a folder without a results store ({STORE_NAME})")
+        return text
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return text
 
 
 def existing_file(text: str) -> Path:

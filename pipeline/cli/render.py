@@ -10,7 +10,7 @@ from ..errors import InvalidRecords, UsageError
 from ..nightly.store import STORE_NAME, Store
 from ..records import Result, results_from_json, sortable_utc
 from ..site.render import render_site
-from .options import Parser, writable_folder
+from .options import Parser, any_url, writable_folder
 
 
 def load_results(paths: Iterable[Path]) -> Iterator[Result]:
@@ -36,6 +36,8 @@ def _parser() -> Parser:
         help="the 'last updated' time shown (default: the newest 'finished' in the results, so renders repeat)",
     )
     parser.add_argument("--log-root", type=Path, default=None, help="where relative log paths start (default: .)")
+    parser.add_argument("--repository", type=any_url, metavar="URL",
+                        help="the tracker's git repository: the pages' commands run the tool from it with pipx")
     return parser
 
 
@@ -53,7 +55,7 @@ def main_render(argv: Sequence[str] | None = None) -> int:
             args.log_root = args.out
     site = args.site or writable_folder(str(args.out / "site"))
     generated = args.generated or max((sortable_utc(r.finished) for r in results), default="")
-    summary = render_site(results, site, generated=generated, log_root=args.log_root)
+    summary = render_site(results, site, generated=generated, log_root=args.log_root, repository=args.repository or "")
     print(
         f"rendered {summary.projects} projects from {summary.results} results into {summary.out_dir} "
         f"({summary.files} files, home page {summary.home_bytes // 1024} KB, "

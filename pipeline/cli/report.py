@@ -194,9 +194,10 @@ def upstream_blocks(results: Iterable[Result], limit: int = 5) -> Iterable[str]:
         yield "\n".join(lines)
 
 
-def details(results: Iterable[Result], upstream: bool = True, logs: Callable[[Result], str] = failure_log
-            ) -> Iterable[str]:
-    """A block per result; with ``upstream=False`` the index comparison is left to :func:`upstream_blocks`."""
+def details(results: Iterable[Result], upstream: bool = True, logs: Callable[[Result], str] = failure_log,
+            rederive: Callable[[Result], str] = lambda r: "") -> Iterable[str]:
+    """A block per result; with ``upstream=False`` the index comparison is left to :func:`upstream_blocks`;
+    ``rederive`` gives the command that rebuilds a record from where --json wrote it ("" for none)."""
     for r in results:
         lines = ["", printable(f"{r.name} {r.version} on Python {r.python} ({r.interpreter}): {r.status}")]
         add = lambda text: lines.append(printable(text))  # noqa: E731 - every line made printable
@@ -229,4 +230,7 @@ def details(results: Iterable[Result], upstream: bool = True, logs: Callable[[Re
             sandboxed = r.isolation.sandbox if r.isolation.sandbox != "none" else "UNSANDBOXED"
             add(f"  isolation:  {sandboxed}, {'offline' if r.isolation.offline else 'network available'}")
         add(f"  reproduce:  {r.reproduce}")
+        again = rederive(r)
+        if again:
+            add(f"  re-derive:  {again}")
         yield "\n".join(lines)

@@ -136,9 +136,10 @@ class Checker:
             requires_python=target.requires_python,
         )
 
-    def check(self, target: Target, interpreter: Interpreter) -> Result:
+    def check(self, target: Target, interpreter: Interpreter, locks: Locks = Locks()) -> Result:
         """The result for one interpreter; the whole check runs as one leased build uid.  A release
-        whose Requires-Python excludes the interpreter is ``not-applicable``: nothing is built."""
+        whose Requires-Python excludes the interpreter is ``not-applicable``: nothing is built.
+        ``locks`` pins the environment instead of resolving it (a rebuild from a record)."""
         reason = exclusion(target.requires_python, interpreter.version)
         if reason:
             return self.draft(target, interpreter).finish("not-applicable", message=reason)
@@ -146,11 +147,12 @@ class Checker:
         shutil.rmtree(self.workspace.result_dir(target.name, target.version, interpreter.tag), ignore_errors=True)
         try:
             with sandbox.lease_uid() as uid:
-                return self._check(target, interpreter, self.draft(target, interpreter, uid).controlled(), uid)
+                return self._check(target, interpreter, self.draft(target, interpreter, uid).controlled(), uid, locks)
         except SandboxUnavailable as exc:
             return self.draft(target, interpreter).finish("error", message=str(exc))
 
-    def _check(self, target: Target, interpreter: Interpreter, draft: Draft, uid: int) -> Result:
+    def _check(self, target: Target, interpreter: Interpreter, draft: Draft, uid: int, locks: Locks = Locks()
+               ) -> Result:
         if target.problem:
             return draft.finish("error", message=target.problem)
         if target.sdist_path is None:
@@ -165,7 +167,7 @@ class Checker:
         if self.backend.isolated and not self.options.sequential:
             self._clock_library()  # made in the background: ready by the time the builds start
         try:
-            with self.prepare(target, interpreter, uid) as prepared:
+            with self.prepare(target, interpreter, uid, locks) as prepared:
                 plan = plan_pair(self.options.sequential, self.limits, self.second_clock(), self.backend.isolated)
 
                 def one(number: int, settings: BuildSettings) -> tuple[Build, str]:

@@ -11,19 +11,50 @@ from ..records import Artifact, Isolation, Release, Result, Status, utcnow
 from .build import CONTROLS
 from .options import CheckOptions
 from .resolve import PYPI_SIMPLE
+from .sandbox import GiB
 
 
-def reproduce_command(spec: str, minor: str, options: CheckOptions, *, from_index: bool = True) -> str:
-    """The command that repeats one (release, interpreter) check; a local sdist needs no index."""
-    words = ["nox", "-s", "check", "--", spec, "--python", minor]
-    if from_index and options.index_url != PYPI_SIMPLE:
+#: how the commands start: the installed tool's console script (``pipx install``), which works from any folder
+TOOL = "wheelrepro"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def build_words(options: CheckOptions, *, from_index: bool = True, index: bool = True) -> list[str]:
+    """The options that change a check's result, as the check command takes them (``--out`` does not:
+    builds see constant paths, so another results folder gives the same bytes)."""
+    words: list[str] = []
+    if index and from_index and options.index_url != PYPI_SIMPLE:
         words += ["--index-url", options.index_url]
+    for link in options.find_links:
+        words += ["--find-links", link]
+    words += ["--timeout", _number(options.timeout), "--memory", _number(options.memory / GiB)]
     if options.unsandboxed:
         words.append("--unsandboxed")
     if options.sequential:
         words.append("--sequential")
+    return words
+
+
+def reproduce_command(spec: str, minor: str, options: CheckOptions, *, from_index: bool = True) -> str:
+    """The command that repeats one (release, interpreter) check, with every option that changes its
+    result; a local sdist needs no index.  It resolves the build requirements again: the command that
+    rebuilds with a record's own locks is :func:`rederive_command`."""
+    words = [TOOL, "check", spec, "--python", minor, *build_words(options, from_index=from_index)]
     if options.vary:
         words.append("--vary")
+    return shlex.join(words)
+
+
+def rederive_command(source: str, name: str, version: str, python: str, options: CheckOptions | None = None,
+                     index: bool = False) -> str:
+    """The command that rebuilds one record (at ``source``: a file or a URL) with its exact interpreter,
+    locks, sdist and controls, and says ``verified`` or what differs; ``index`` when --index-url was given."""
+    words = [TOOL, "check", "--from-record", source, f"{name}=={version}", "--python", python]
+    if options is not None:
+        words += build_words(options, index=index)
     return shlex.join(words)
 
 

@@ -8,6 +8,7 @@ alone would break the 10 s render budget.  Every value from a record goes throug
 from __future__ import annotations
 
 import html
+import shlex
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -211,6 +212,8 @@ def _result(
     extras: Mapping[str, Any],
     page_controls: Sequence[tuple[str, str]],
     release_sdist_sha: str | None,
+    api: str = "",
+    repository: str = "",
 ) -> str:
     """The details of one verdict: wheels, hashes, builds and logs, environment, causes, command."""
     rows = []
@@ -218,7 +221,7 @@ def _result(
         rows.append(f"<dt>Note</dt><dd>{e(r.message)}</dd>")
     if r.status == NOT_APPLICABLE:  # nothing was built: no wheels, environment or sandbox to show
         rows.append(f"<dt>Requires-Python</dt><dd><code>{e(r.requires_python or '')}</code></dd>")
-        return '<dl class="kv">\n' + "\n".join(rows) + "</dl>\n" + _reproduce(r, anchor)
+        return '<dl class="kv">\n' + "\n".join(rows) + "</dl>\n" + _reproduce(r, anchor, root, api, repository)
     if r.builds:
         logs = extras.get("logs") or []
         builds = []
@@ -271,23 +274,52 @@ def _result(
     if r.variation_differences:
         html += '<p class="muted">What changes under the variations (against the controlled wheel):</p>\n'
         html += _differences(r.variation_differences)
-    return html + _reproduce(r, anchor)
+    return html + _reproduce(r, anchor, root, api, repository)
 
 
-def _reproduce(r: Result, anchor: str) -> str:
-    if not r.reproduce:
-        return ""
-    rid = f"r-{anchor}"
+#: the statuses whose record a rebuild can verify (two controlled builds made a wheel)
+REDERIVABLE = ("reproducible", "unreproducible")
+
+
+def tool_command(repository: str = "") -> str:
+    """How a stranger runs the tool: pipx straight from the tracker's repository when the site knows it."""
+    return shlex.join(["pipx", "run", "--spec", f"git+{repository}", "wheelrepro"]) if repository else "wheelrepro"
+
+
+def _command(rid: str, label: str, text: str, data: str = "") -> str:
     return (
-        f'<div class="repro"><span id="{rid}-label">Reproduce:</span>\n'
-        f'<pre><code id="{rid}">{e(r.reproduce)}</code></pre>'
+        f'<span id="{rid}-label">{label}</span>\n'
+        f'<pre><code id="{rid}"{data}>{e(text)}</code></pre>'
         f'<button type="button" class="copy" data-copy="{rid}" aria-describedby="{rid}-label" hidden>'
-        "Copy command</button></div>\n"
+        "Copy command</button>\n"
     )
 
 
+def _reproduce(r: Result, anchor: str, root: str = "", api: str = "", repository: str = "") -> str:
+    """The command that repeats the check and, for a verdict with a wheel, the one that re-derives this very
+    record from the site's JSON (its URL made absolute by the page's script), both with where the tool comes from."""
+    if not r.reproduce:
+        return ""
+    tool = tool_command(repository)
+    again = r.reproduce
+    if again.startswith("wheelrepro ") and tool != "wheelrepro":
+        again = tool + again[len("wheelrepro"):]
+    html = '<div class="repro">' + _command(f"r-{anchor}", "Reproduce (resolves the build requirements again):", again)
+    if api and r.status in REDERIVABLE and r.environment is not None:
+        record = root + api
+        words = shlex.split(tool) + ["check", "--from-record", record, f"{r.name}=={r.version}", "--python", r.python]
+        html += _command(f"d-{anchor}", "Re-derive this record (its exact Python, locks, sdist and controls; says "
+                         "<q>verified</q> or what differs):", shlex.join(words), f' data-record="{e(record)}"')
+        html += f' <a class="small" href="{e(record)}">the record (JSON)</a>\n'
+    where = (f"The tool comes from {link_html(repository, repository)} (pipx runs it without installing it)"
+             if repository and safe_url(repository) else
+             "<code>wheelrepro</code> is this tracker's command (<code>pipx install .</code> in a checkout of it)")
+    return html + f'<p class="muted small">{where}; builds run as root, which the sandbox needs.</p></div>\n'
+
+
 def slot_html(slot: Attempts, *, root: str, extras: Mapping[int, Mapping[str, Any]],
-              page_controls: Sequence[tuple[str, str]], release_sdist_sha: str | None) -> Markup:
+              page_controls: Sequence[tuple[str, str]], release_sdist_sha: str | None, api: str = "",
+              repository: str = "") -> Markup:
     """One version x interpreter: the verdict's details, a pending retry, and older attempts."""
     anchor = f"{slug(slot.version)}-{slug(slot.interpreter)}"
     r = slot.current
@@ -311,7 +343,8 @@ def slot_html(slot: Attempts, *, root: str, extras: Mapping[int, Mapping[str, An
         )
     if r:
         html += _result(r, anchor=anchor, root=root, extras=extras.get(id(r)) or {},
-                            page_controls=page_controls, release_sdist_sha=release_sdist_sha)
+                        page_controls=page_controls, release_sdist_sha=release_sdist_sha, api=api,
+                        repository=repository)
     if slot.earlier:
         count = len(slot.earlier)
         rows = "".join(
@@ -417,7 +450,8 @@ def agreement_html(agreement: Agreement | None) -> str:
 
 
 def release_html(project: Project, group: VersionGroup, *, root: str, extras: Mapping[int, Mapping[str, Any]],
-                 page_controls: Sequence[tuple[str, str]], agreement: Agreement | None = None) -> Markup:
+                 page_controls: Sequence[tuple[str, str]], agreement: Agreement | None = None,
+                 repository: str = "") -> Markup:
     """One release on a project page: its sdist once, then each interpreter's slot."""
     sdist = group.sdist
     if sdist:
@@ -426,7 +460,8 @@ def release_html(project: Project, group: VersionGroup, *, root: str, extras: Ma
         line = '<span class="muted">none published</span>'
     sha = sdist.sha256 if sdist else None
     slots = "".join(
-        slot_html(slot, root=root, extras=extras, page_controls=page_controls, release_sdist_sha=sha)
+        slot_html(slot, root=root, extras=extras, page_controls=page_controls, release_sdist_sha=sha,
+                  api=f"api/projects/{project.slug}.json", repository=repository)
         for slot in group.slots
     )
     return Markup(

@@ -56,6 +56,7 @@ class _Job:
     root: Path
     log_root: Path
     bounds: Sequence[tuple[int, int]]
+    repository: str = ""
 
 
 _JOB: _Job | None = None
@@ -91,7 +92,8 @@ def _render_shard(index: int) -> WriteCounts:
     verdicts: list[str] = []
     pending: list[str] = []
     start, stop = job.bounds[index]
-    common = {"generated": job.generated, "interpreters": job.interpreters, "root": "../", "page": "project"}
+    common = {"generated": job.generated, "interpreters": job.interpreters, "root": "../", "page": "project",
+              "repository": job.repository}
     for project, badge in job.rows[start:stop]:
         slots = data.project_slots(project, job.interpreters)
         agreements = data.release_agreements(project, job.interpreters)
@@ -187,6 +189,7 @@ def render_site(
     log_root: Path | None = None,
     workers: int = 2,
     extra: Mapping[str, bytes] | None = None,
+    repository: str = "",
 ) -> SiteSummary:
     """Render every recorded attempt into a static site at ``out_dir`` (replaced as a whole).
 
@@ -195,7 +198,8 @@ def render_site(
     files outside it are never copied.  ``workers`` > 1 forks that many processes for the
     project pages of big sites; the output is the same bytes either way.  ``extra`` maps
     relative paths to files published as they are (the nightly's ``history/``); the JSON API
-    page links the whole history when ``history/index.json`` is among them.
+    page links the whole history when ``history/index.json`` is among them.  ``repository`` (the tracker's
+    git URL) is where each page's commands say the tool comes from.
     """
     out_dir = Path(out_dir)
     try:
@@ -210,7 +214,8 @@ def render_site(
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
         counts = _render_into(
-            staging, projects, interpreters, generated, (log_root or Path.cwd()).resolve(), workers, extra or {}
+            staging, projects, interpreters, generated, (log_root or Path.cwd()).resolve(), workers, extra or {},
+            repository,
         )
         _swap(staging, out_dir)
     except BaseException:
@@ -235,6 +240,7 @@ def _render_into(
     log_root: Path,
     workers: int,
     extra: Mapping[str, bytes],
+    repository: str = "",
 ) -> WriteCounts:
     rows = [(p, badge_for(p.cells)) for p in projects]
     bounds = _shard_bounds(len(rows), workers)
@@ -262,7 +268,7 @@ def _render_into(
         )
         writer.write("feed.xml", feed)
 
-    counts = _run_shards(_Job(rows, interpreters, generated, root, log_root, bounds), meanwhile=site_wide_pages)
+    counts = _run_shards(_Job(rows, interpreters, generated, root, log_root, bounds, repository), meanwhile=site_wide_pages)
 
     parts: dict[str, list[str]] = {"results": [], "pending": []}
     for index in range(len(bounds)):

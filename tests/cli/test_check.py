@@ -94,7 +94,7 @@ def test_bad_inputs_are_refused_once_and_the_others_go_on(index, tmp_path, sandb
         ("nulpkg", "error"), ("nosuchpkg", "error"), ("known", "error"), (str(text), "error"),
         ("./nothing-here.tar.gz", "error"), ("wheelonly", "no-sdist"), ("known", "error")]
     assert records[2]["version"] == "9" and "no release 9" in records[2]["message"]
-    assert all(r["reproduce"].startswith("nox -s check -- ") for r in records)
+    assert all(r["reproduce"].startswith("wheelrepro check ") for r in records)
     assert [(r.name, r.status) for r in _stored(out)] == [("wheelonly", "no-sdist")], \
         "only a real release's record is kept in the store"
     traceback_file = re.search(r"traceback: (\S+)\)", captured.err)
@@ -158,7 +158,8 @@ def test_a_check_prints_one_line_each_the_details_of_what_differs_and_the_table_
     assert [(r["name"], r["status"]) for r in records] == [
         ("clipkg", "reproducible"), ("localpkg", "reproducible"), ("randpkg", "unreproducible")]
     assert records[1]["sdist"]["url"] == local.resolve().as_uri()
-    assert "nox -s check -- dist/localpkg-0.1.tar.gz --python 3.11" == records[1]["reproduce"]
+    assert records[1]["reproduce"] == (f"wheelrepro check dist/localpkg-0.1.tar.gz --python 3.11 --find-links "
+                                     f"{wheelhouse} --timeout 1800 --memory 8" + " --unsandboxed" * (not sandboxed))
     err = proc.stderr.splitlines()
     assert "clipkg 2.0 on Python 3.11" in proc.stderr and "randpkg 1.0 on Python 3.11" in proc.stderr
     assert not any("build 2/2" in line for line in err), "phases only with -v"
@@ -173,7 +174,7 @@ def test_a_check_prints_one_line_each_the_details_of_what_differs_and_the_table_
     verbose = _cli("clipkg", "--python", "3.11", "--index-url", index.url, "--find-links", str(wheelhouse), "-v",
                    *extra, out=shared_out)
     assert verbose.returncode == 0 and "[cp311] build 2/2" in verbose.stderr
-    assert "clipkg 2.0 on Python 3.11" in verbose.stdout and "reproduce:  nox -s check -- clipkg==2.0" in verbose.stdout
+    assert "clipkg 2.0 on Python 3.11" in verbose.stdout and "reproduce:  wheelrepro check clipkg==2.0" in verbose.stdout
     quiet = _cli("clipkg", "--python", "3.11", "--index-url", index.url, "--find-links", str(wheelhouse), "-q",
                  *extra, out=shared_out)
     assert quiet.returncode == 0 and quiet.stderr == ""
@@ -250,7 +251,7 @@ def test_a_pinned_release_that_excludes_the_python_is_not_applicable_builds_noth
     (record,) = json.loads((tmp_path / "r.json").read_text())
     assert (record["status"], record["requires_python"], record["builds"], record["environment"]) == (
         "not-applicable", ">=3.12", [], None)
-    assert record["reproduce"].startswith("nox -s check -- newonly==2.0 --python 3.11")
+    assert record["reproduce"].startswith("wheelrepro check newonly==2.0 --python 3.11")
     assert not (out / "builds").exists() or not any((out / "builds").rglob("*.whl")), "nothing was built"
 
 

@@ -44,6 +44,9 @@ def _refused(capsys, argv: list[str], out: Path, expected: str) -> None:
     (["--json", "/no/such/folder/r.json"], "argument --json: cannot write JSON to"),
     (["-r", "/no/such/requirements.txt"], "cannot read requirements file /no/such/requirements.txt"),
     (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (["--from-record", "/no/such/record.json"], "argument --from-record: no such file: /no/such/record.json"),
+    (["--from-record", "ssh://host/r.json"], "argument --from-record: not an http(s):// or file:// URL"),
+    (["--from-record", "/tmp"], "argument --from-record: /tmp is a folder without a results store"),
 ])
 def test_a_bad_check_option_is_one_line_and_exit_2(tmp_path, capsys, option, expected):
     out = tmp_path / "out"

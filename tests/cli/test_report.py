@@ -61,3 +61,13 @@ def test_the_details_say_which_toolchain_was_inferred_and_from_where():
     missing = Toolchain("not-inferred", reason="unknown build backend: WHEEL says Generator: bazel-wheelmaker 1.0")
     text = "\n".join(details([_with_upstream("p", Upstream("different", toolchain=missing))]))
     assert "toolchain: not-inferred: unknown build backend: WHEEL says Generator: bazel-wheelmaker 1.0" in text
+
+
+def test_the_details_give_the_command_that_rebuilds_a_record_from_where_it_was_written():
+    from pipeline.cli.report import details
+
+    result = Result(name="p", version="1", python="3.11.9", interpreter="cp311", status="reproducible",
+                    started="", finished="", reproduce="wheelrepro check p==1 --python 3.11")
+    assert "re-derive:" not in "\n".join(details([result]))
+    text = "\n".join(details([result], rederive=lambda r: f"wheelrepro check --from-record r.json {r.name}=={r.version}"))
+    assert "  reproduce:  wheelrepro check p==1 --python 3.11\n  re-derive:  wheelrepro check --from-record r.json p==1" in text

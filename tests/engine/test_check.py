@@ -44,7 +44,7 @@ def test_pure_package_is_reproducible_with_every_field_recorded(index, make_chec
     assert any(line.startswith("build==") for line in result.environment.toolchain)
     assert result.controls["SOURCE_DATE_EPOCH"] == "315532800" and result.controls["PYTHONHASHSEED"] == "0"
     assert result.isolation.offline
-    assert result.reproduce.startswith("nox -s check -- purepkg==1.0 --python 3.11 --index-url file://")
+    assert result.reproduce.startswith("wheelrepro check purepkg==1.0 --python 3.11 --index-url file://")
     assert result.started <= result.finished
     assert Result.from_json(json.loads(json.dumps(result.to_json()))) == result
 

@@ -252,7 +252,7 @@ def test_each_interpreter_builds_the_newest_release_it_admits_and_records_the_re
     assert record.status == "not-applicable" and record.builds == () and record.environment is None
     assert record.message == "requires Python >=3.10 (this interpreter is 3.9.18)"
     assert record.requires_python == ">=3.10"
-    assert record.reproduce.startswith("nox -s check -- pinned==2.0 --python 3.9")
+    assert record.reproduce.startswith("wheelrepro check pinned==2.0 --python 3.9")
     assert summary.counts == {"reproducible": 6, "not-applicable": 2}
     assert "not applicable (Requires-Python excludes the interpreter; nothing built): 2 on cp39" in summary.lines()
     with Store.open(tmp_path / "out") as store:

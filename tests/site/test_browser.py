@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.records import Difference, Isolation
+from pipeline.records import Difference, Environment, Isolation
 from pipeline.site import render_site
 from tests.site.test_render import HOSTILE, result
 
@@ -44,7 +44,8 @@ def records(tmp_path: Path):
     rows.append(result("requests", "2.34.2", "cp310", "not-applicable", "2025-03-03T06:00:00Z",
                        requires_python=">=3.11", message="requires Python >=3.11 (this interpreter is 3.10.16)"))
     for tag in ("cp311", "cp312", "cp313"):
-        rows.append(result("requests", "2.34.2", tag, "reproducible", "2025-03-03T06:00:00Z"))
+        env = Environment("f" * 64, "b" * 64, "3.12.9", tag, ("pip==1 --hash=sha256:" + "0" * 64,), (), "/env")
+        rows.append(result("requests", "2.34.2", tag, "reproducible", "2025-03-03T06:00:00Z", environment=env))
     rows.append(result(HOSTILE, HOSTILE, "cp312", "unreproducible", "2025-03-03T07:00:00Z", log0="out/logs/hostile.log",
                        differences=(Difference(HOSTILE, "content", HOSTILE),), isolation=Isolation("none", False)))
     return rows
@@ -237,4 +238,19 @@ def test_the_matrix_filters_on_pypis_wheel_reproduced(browser, served_pypi):
     assert page.locator("#matrix tbody tr:not([hidden])").count() == 5
     page.get_by_role("link", name="ok", exact=True).click()
     assert "Rebuilt with the toolchain that made it" in page.locator("body").inner_text()
+    context.close()
+
+
+def test_the_rederive_command_names_the_records_absolute_url_and_copies_it(browser, served):
+    context, page = page_for(browser, served)
+    page.goto(served + "projects/requests.html")
+    code = page.locator("#d-2\\.34\\.2-cp312")
+    expected = (f"wheelrepro check --from-record {served}api/projects/requests.json requests==2.34.2 "
+                "--python 3.12.9")
+    assert code.inner_text() == expected, "the page's script made the record's path absolute"
+    button = page.locator("button[data-copy='d-2.34.2-cp312']")
+    button.click()
+    page.wait_for_function("document.querySelector(\"button[data-copy='d-2.34.2-cp312']\").textContent === 'Copied'")
+    assert page.evaluate("navigator.clipboard.readText()") == expected
+    assert page.request.get(served + "api/projects/requests.json").ok, "the URL it names is served"
     context.close()

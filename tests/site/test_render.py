@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -500,3 +501,24 @@ def test_the_site_marks_filters_counts_and_explains_the_index_wheel(tmp_path):
     assert "<code>SOURCE_DATE_EPOCH=1741204276</code>" in page and "with today's toolchain (the controlled rebuild): different" in page
     assert HOSTILE not in page and "&lt;script&gt;" in page
     assert "Toolchain not inferred</strong>: unknown backend" in (site / "projects" / "off.html").read_text()
+
+
+def test_a_verdict_says_how_to_rederive_it_from_its_json_and_where_the_tool_comes_from(tmp_path):
+    env = Environment("f" * 64, "b" * 64, "3.12.9", "cp312", ("pip==1 --hash=sha256:" + "0" * 64,), (), "/env")
+    records = [dataclasses.replace(result("six", "1.17.0", environment=env),
+                                   reproduce="wheelrepro check six==1.17.0 --python 3.12"),
+               result("six", "1.17.0", "cp313", status="build-failed", environment=env, builds=())]
+    render_site(records, tmp_path / "plain", generated=GENERATED)
+    render_site(records, tmp_path / "site", generated=GENERATED, repository="https://git.example/wheelrepro.git")
+    plain = (tmp_path / "plain" / "projects" / "six.html").read_text()
+    page = (tmp_path / "site" / "projects" / "six.html").read_text()
+
+    rederive = ('<code id="d-1.17.0-cp312" data-record="../api/projects/six.json">wheelrepro check --from-record '
+                "../api/projects/six.json six==1.17.0 --python 3.12.9</code>")
+    assert rederive in plain and "<code>pipx install .</code> in a checkout" in plain
+    assert 'data-copy="d-1.17.0-cp312"' in plain and "d-1.17.0-cp313" not in plain, "a build failure has no wheel to verify"
+    assert (tmp_path / "plain" / "api" / "projects" / "six.json").is_file(), "the record it names is published"
+    spec = "pipx run --spec git+https://git.example/wheelrepro.git wheelrepro"
+    assert f"{spec} check --from-record ../api/projects/six.json six==1.17.0 --python 3.12.9</code>" in page
+    assert f'<code id="r-1.17.0-cp312">{spec} check six==1.17.0 --python 3.12</code>' in page
+    assert 'The tool comes from <a href="https://git.example/wheelrepro.git"' in page

@@ -2,6 +2,15 @@
 (function () {
   "use strict";
 
+  // a re-derive command names its record relative to the page; a copied command needs it absolute
+  function recordLinks() {
+    document.querySelectorAll("code[data-record]").forEach(function (code) {
+      var relative = code.dataset.record;
+      var absolute = new URL(relative, window.location.href).href;
+      code.textContent = code.textContent.replace(relative, absolute);
+    });
+  }
+
   function copyButtons() {
     document.querySelectorAll("button.copy[data-copy]").forEach(function (button) {
       button.hidden = false;
@@ -122,6 +131,7 @@
     apply();
   }
 
+  recordLinks();
   copyButtons();
   matrix();
 })();
