@@ -19,6 +19,8 @@ STATUSES: tuple[str, ...] = get_args(Status)
 #: statuses that are a verdict on the package (``error`` is the tracker's own failure;
 #: ``not-applicable`` says the release's Requires-Python excludes the interpreter: nothing was built)
 VERDICTS: tuple[str, ...] = ("reproducible", "unreproducible", "build-failed", "timeout", "no-sdist")
+#: the verdicts a record can be rebuilt and verified from (a wheel was built twice): ``check --from-record``
+VERIFIABLE: tuple[str, ...] = ("reproducible", "unreproducible")
 NOT_APPLICABLE = "not-applicable"
 
 Variation = Literal[

@@ -29,7 +29,7 @@ from .compare import same_wheel
 from .interpreters import Interpreter
 from .net import Client
 from .options import CheckOptions
-from .outcome import Draft, reproduce_command
+from .outcome import Draft, rederive_command, reproduce_command
 from .prepare import Locks, Prepared, prepare
 from .provision import Provisioner
 from .pair import CLOCK_SHIFT, GATE_OF_BUILDS, build_pair, plan_pair
@@ -134,6 +134,8 @@ class Checker:
                                         from_index=target.from_index),
             sdist=target.sdist, index_url=self.options.index_url if target.from_index else "", isolation=isolation,
             requires_python=target.requires_python,
+            rederive=rederive_command(str(self.workspace.out), target.name, target.version, interpreter.version,
+                                      self.options),
         )
 
     def check(self, target: Target, interpreter: Interpreter, locks: Locks = Locks()) -> Result:

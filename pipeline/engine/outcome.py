@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from .. import __version__
-from ..records import Artifact, Isolation, Release, Result, Status, utcnow
+from ..records import VERIFIABLE, Artifact, Isolation, Release, Result, Status, utcnow
 from .build import CONTROLS
 from .options import CheckOptions
 from .resolve import PYPI_SIMPLE
@@ -73,12 +73,19 @@ class Draft:
     isolation: Isolation | None = None
     controls: Mapping[str, str] = field(default_factory=dict)
     requires_python: str | None = None
+    #: for a verdict, the command that rebuilds it from its own record in the store (its locks, its sdist)
+    rederive: str = ""
 
     def finish(self, status: Status, **fields: Any) -> Result:
-        """The Result, stamped finished now; ``fields`` are the measurements (builds, environment, ...)."""
+        """The Result, stamped finished now; ``fields`` are the measurements (builds, environment, ...).
+
+        A verdict's ``reproduce`` is :attr:`rederive` (when set): the record is kept in the store under
+        ``--out``, and rebuilding from it uses its exact locks, where the check command would resolve again.
+        """
+        reproduce = self.rederive if self.rederive and status in VERIFIABLE else self.reproduce
         return Result(
             name=self.name, version=self.version, python=self.python, interpreter=self.interpreter,
-            status=status, started=self.started, finished=utcnow(), reproduce=self.reproduce, sdist=self.sdist,
+            status=status, started=self.started, finished=utcnow(), reproduce=reproduce, sdist=self.sdist,
             index_url=self.index_url, isolation=self.isolation, controls=dict(self.controls), tracker=__version__,
             requires_python=self.requires_python, **fields,
         )

@@ -25,7 +25,7 @@ from packaging.version import Version
 
 from ..errors import DigestMismatch, InvalidRecords, PipelineError, RebuildUnavailable, RecordRefused, WheelUnreadable
 from ..explain import compare_wheels
-from ..records import Artifact, Result, Verification, results_from_json, sortable_utc
+from ..records import VERIFIABLE, Artifact, Result, Verification, results_from_json, sortable_utc
 from .build import CONTROLS
 from .fetch import add_local, fetch_artifact, filename_problem, is_sha256, sha256_of
 from .interpreters import Interpreter, discover, probe
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 #: a record file is refused past this (the site's largest per-project JSON is far smaller)
 RECORD_CAP = 32 * MiB
 #: the statuses a rebuild can verify: two controlled builds made a wheel
-VERIFIABLE = ("reproducible", "unreproducible")
 LOCK_LINE = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)==(\S+) --hash=sha256:([0-9a-f]{64})")
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
 _EXACT = re.compile(r"\d\.\d{1,2}\.\d{1,3}")

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from markupsafe import escape
 
-from ..records import sortable_utc
+from ..records import VERIFIABLE, sortable_utc
 from .data import Change
 
 #: a feed reader needs recent changes, not all of history (the JSON API has all of it)
@@ -34,7 +34,10 @@ def entry_summary(change: Change) -> str:
         lines.append("Sensitive to: " + ", ".join(after.sensitive_to) + ".")
     if after.message:
         lines.append(after.message)
-    lines.append(f"Reproduce with: {after.reproduce}")
+    if after.status in VERIFIABLE and after.environment is not None:
+        lines.append("Re-derive it from its record (its exact Python, locks and sdist): the command is on its page.")
+    else:
+        lines.append(f"Reproduce with: {after.reproduce}")
     return "\n".join(lines)
 
 

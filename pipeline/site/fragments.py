@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from ..errors import PipelineError
 from ..agreement import groups
-from ..records import NOT_APPLICABLE, Agreement, Build, Difference, Environment, Result, Toolchain, sortable_utc
+from ..records import NOT_APPLICABLE, VERIFIABLE, Agreement, Build, Difference, Environment, Result, Toolchain, sortable_utc
 from .badges import Badge
 from .data import UNCHECKED, Cell, Project, Attempts, VersionGroup, is_unsandboxed, slug
 
@@ -278,7 +278,6 @@ def _result(
 
 
 #: the statuses whose record a rebuild can verify (two controlled builds made a wheel)
-REDERIVABLE = ("reproducible", "unreproducible")
 
 
 def tool_command(repository: str = "") -> str:
@@ -295,22 +294,38 @@ def _command(rid: str, label: str, text: str, data: str = "") -> str:
     )
 
 
+def _check_anew(r: Result, tool: str) -> str:
+    """The check command for the record's release and Python (it resolves the build requirements anew)."""
+    minor = ".".join(r.python.split(".")[:2]) + ("t" if r.interpreter.endswith("t") else "")
+    words = shlex.split(tool) + ["check", f"{r.name}=={r.version}", "--python", minor]
+    if r.index_url and r.index_url.rstrip("/") != "https://pypi.org/simple":
+        words += ["--index-url", r.index_url]
+    return shlex.join(words)
+
+
 def _reproduce(r: Result, anchor: str, root: str = "", api: str = "", repository: str = "") -> str:
-    """The command that repeats the check and, for a verdict with a wheel, the one that re-derives this very
-    record from the site's JSON (its URL made absolute by the page's script), both with where the tool comes from."""
+    """How to repeat a result, with where the tool comes from.  A verdict with a wheel is re-derived from
+    this very record on the site (its URL made absolute by the page's script): its exact Python, locks,
+    sdist and controls; the record's own ``reproduce`` names the store it was made in, which only its
+    machine has.  Anything else is repeated with its ``reproduce`` check command."""
     if not r.reproduce:
         return ""
     tool = tool_command(repository)
-    again = r.reproduce
-    if again.startswith("wheelrepro ") and tool != "wheelrepro":
-        again = tool + again[len("wheelrepro"):]
-    html = '<div class="repro">' + _command(f"r-{anchor}", "Reproduce (resolves the build requirements again):", again)
-    if api and r.status in REDERIVABLE and r.environment is not None:
+    html = '<div class="repro">'
+    if api and r.status in VERIFIABLE and r.environment is not None:
         record = root + api
         words = shlex.split(tool) + ["check", "--from-record", record, f"{r.name}=={r.version}", "--python", r.python]
-        html += _command(f"d-{anchor}", "Re-derive this record (its exact Python, locks, sdist and controls; says "
-                         "<q>verified</q> or what differs):", shlex.join(words), f' data-record="{e(record)}"')
+        html += _command(f"d-{anchor}", "Reproduce: re-derive this record (its exact Python, locks, sdist and "
+                         "controls; says <q>verified</q> or what differs):", shlex.join(words),
+                         f' data-record="{e(record)}"')
         html += f' <a class="small" href="{e(record)}">the record (JSON)</a>\n'
+        html += _command(f"r-{anchor}", "Check the release anew (resolves the build requirements again):",
+                         _check_anew(r, tool))
+    else:
+        again = r.reproduce
+        if again.startswith("wheelrepro ") and tool != "wheelrepro":
+            again = tool + again[len("wheelrepro"):]
+        html += _command(f"r-{anchor}", "Reproduce (resolves the build requirements again):", again)
     where = (f"The tool comes from {link_html(repository, repository)} (pipx runs it without installing it)"
              if repository and safe_url(repository) else
              "<code>wheelrepro</code> is this tracker's command (<code>pipx install .</code> in a checkout of it)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shlex
 import shutil
 import zipfile
 from pathlib import Path
@@ -259,3 +260,19 @@ def test_the_results_store_is_a_source_of_records_too(made, wheelhouse, shared_o
     code = main(["check", "--from-record", str(shared_out), f"{NAME}==1.0", "--find-links", str(wheelhouse),
                  "--out", str(shared_out), *_sandbox(sandboxed)])
     assert code == 0 and f"verified: {NAME} 1.0 on Python {made['record']['python']}" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_verdicts_own_reproduce_command_rebuilds_it_from_the_store_and_verifies_it(made, shared_out, tmp_path,
+                                                                                     capsys):
+    record = made["record"]
+    words = shlex.split(record["reproduce"])
+    assert words[:4] == ["wheelrepro", "check", "--from-record", str(shared_out)], record["reproduce"]
+    assert f"{NAME}==1.0" in words and record["python"] in words, "it names the very record"
+    result = tmp_path / "again.json"
+    code = main([*words[1:], "--out", str(tmp_path / "elsewhere"), "--json", str(result)])
+    (again,) = json.loads(result.read_text())
+    assert code == 0, capsys.readouterr().err
+    assert again["verification"]["status"] == "verified"
+    assert again["verification"]["rebuilt"] == record["builds"][0]["sha256"]
+    assert again["environment"]["lock"] == record["environment"]["lock"]

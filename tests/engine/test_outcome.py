@@ -49,3 +49,12 @@ def test_an_error_record_keeps_the_index_it_was_asked_for():
                           CheckOptions(index_url="https://mirror.example/simple/"))
     assert result.status == "error" and not result.is_verdict
     assert result.index_url == "https://mirror.example/simple/" and "--index-url https://mirror" in result.reproduce
+
+
+def test_a_verdict_with_a_wheel_is_reproduced_from_its_record_anything_else_by_checking_again():
+    draft = Draft("demo", "1.0", "3.12.4", "cp312", "wheelrepro check demo==1.0 --python 3.12",
+                  rederive="wheelrepro check --from-record /out demo==1.0 --python 3.12.4")
+    for status in ("reproducible", "unreproducible"):
+        assert draft.finish(status).reproduce == "wheelrepro check --from-record /out demo==1.0 --python 3.12.4"
+    for status in ("build-failed", "timeout", "error", "not-applicable"):
+        assert draft.finish(status).reproduce == "wheelrepro check demo==1.0 --python 3.12", status

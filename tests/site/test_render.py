@@ -506,7 +506,8 @@ def test_the_site_marks_filters_counts_and_explains_the_index_wheel(tmp_path):
 def test_a_verdict_says_how_to_rederive_it_from_its_json_and_where_the_tool_comes_from(tmp_path):
     env = Environment("f" * 64, "b" * 64, "3.12.9", "cp312", ("pip==1 --hash=sha256:" + "0" * 64,), (), "/env")
     records = [dataclasses.replace(result("six", "1.17.0", environment=env),
-                                   reproduce="wheelrepro check six==1.17.0 --python 3.12"),
+                                   reproduce="wheelrepro check --from-record /root/private/out six==1.17.0 "
+                                             "--python 3.12.9"),
                result("six", "1.17.0", "cp313", status="build-failed", environment=env, builds=())]
     render_site(records, tmp_path / "plain", generated=GENERATED)
     render_site(records, tmp_path / "site", generated=GENERATED, repository="https://git.example/wheelrepro.git")
@@ -522,3 +523,5 @@ def test_a_verdict_says_how_to_rederive_it_from_its_json_and_where_the_tool_come
     assert f"{spec} check --from-record ../api/projects/six.json six==1.17.0 --python 3.12.9</code>" in page
     assert f'<code id="r-1.17.0-cp312">{spec} check six==1.17.0 --python 3.12</code>' in page
     assert 'The tool comes from <a href="https://git.example/wheelrepro.git"' in page
+    assert "/root/private/out" not in page + plain, "the store it was made in is the maker's machine's alone"
+    assert "Check the release anew" in page
