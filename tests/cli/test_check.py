@@ -158,8 +158,9 @@ def test_a_check_prints_one_line_each_the_details_of_what_differs_and_the_table_
     assert [(r["name"], r["status"]) for r in records] == [
         ("clipkg", "reproducible"), ("localpkg", "reproducible"), ("randpkg", "unreproducible")]
     assert records[1]["sdist"]["url"] == local.resolve().as_uri()
-    assert records[1]["reproduce"] == (f"wheelrepro check dist/localpkg-0.1.tar.gz --python 3.11 --find-links "
-                                     f"{wheelhouse} --timeout 1800 --memory 8" + " --unsandboxed" * (not sandboxed))
+    assert records[1]["reproduce"] == (f"wheelrepro check --from-record {shared_out.resolve()} localpkg==0.1 "
+                                       f"--python {records[1]['python']} --find-links {wheelhouse} --timeout 1800 "
+                                       "--memory 8" + " --unsandboxed" * (not sandboxed)), "rebuilt from the store"
     err = proc.stderr.splitlines()
     assert "clipkg 2.0 on Python 3.11" in proc.stderr and "randpkg 1.0 on Python 3.11" in proc.stderr
     assert not any("build 2/2" in line for line in err), "phases only with -v"
@@ -174,7 +175,7 @@ def test_a_check_prints_one_line_each_the_details_of_what_differs_and_the_table_
     verbose = _cli("clipkg", "--python", "3.11", "--index-url", index.url, "--find-links", str(wheelhouse), "-v",
                    *extra, out=shared_out)
     assert verbose.returncode == 0 and "[cp311] build 2/2" in verbose.stderr
-    assert "clipkg 2.0 on Python 3.11" in verbose.stdout and "reproduce:  wheelrepro check clipkg==2.0" in verbose.stdout
+    assert "clipkg 2.0 on Python 3.11" in verbose.stdout and "reproduce:  wheelrepro check --from-record " in verbose.stdout
     quiet = _cli("clipkg", "--python", "3.11", "--index-url", index.url, "--find-links", str(wheelhouse), "-q",
                  *extra, out=shared_out)
     assert quiet.returncode == 0 and quiet.stderr == ""
