@@ -10,11 +10,11 @@ from typing import Sequence
 from ..errors import UsageError
 from ..nightly.lists import TOP_COUNT, TOP_LIST, TOP_URL, refresh_top_list
 from ..nightly.plan import parse_shard
-from ..nightly.run import Engine, NightlyOptions, Render, run_nightly
+from ..nightly.run import Engine, NightlyOptions, run_nightly
 from ..nightly.store import STORE_NAME, RunLock, Store
-from ..records import Result, sortable_utc
 from .options import (Parser, add_build_options, any_url, add_out, add_verbosity, check_options, flatten,
                       positive_int, python_versions, writable_folder)
+from .render import add_repository, site_renderer
 from .text import printable
 
 
@@ -35,6 +35,7 @@ def nightly_parser() -> argparse.ArgumentParser:
     add("--export", type=Path, metavar="DIR",
         help="write this run's results to a new JSON file in DIR (default with --shard: OUT/shard-results)")
     add("--no-render", action="store_true", help="do not render the site afterwards")
+    add_repository(parser)
     add_verbosity(parser)
     add_build_options(parser)
     return parser
@@ -60,17 +61,6 @@ def options_from_args(args: argparse.Namespace) -> NightlyOptions:
     )
 
 
-def site_renderer(log_root: Path) -> Render:
-    """The site renderer; the page's "last updated" is the newest result, so a store renders the same twice."""
-    from ..site import render_site
-
-    def render(results: list[Result], out_dir: Path) -> None:
-        generated = max((sortable_utc(r.finished) for r in results if r.finished), default="")
-        render_site(results, out_dir, generated=generated, log_root=log_root)
-
-    return render
-
-
 def main_nightly(argv: Sequence[str], engine: Engine | None = None) -> int:
     """`nox -s nightly`: prints the live view and the summary."""
     args = nightly_parser().parse_args(list(argv))
@@ -80,7 +70,7 @@ def main_nightly(argv: Sequence[str], engine: Engine | None = None) -> int:
 
         engine = real_engine(options.check)
     # A shard renders nothing: the final CI job renders once from the merged store.
-    render = None if (args.no_render or options.shard) else site_renderer(options.check.out)
+    render = None if (args.no_render or options.shard) else site_renderer(options.check.out, args.repository)
     reporter = None if args.verbosity < 0 else (lambda progress: print(printable(progress.line()), flush=True))
     summary = run_nightly(engine, options, reporter=reporter, render=render)
     for line in summary.lines():

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 from ..engine.net import Retry
 from ..errors import UsageError
 from ..nightly.history import DEFAULT_BRANCH, TOKEN_VARIABLE
-from ..nightly.publish import HistoryOptions, SiteRender, fold_history, publish_night
-from ..records import Result, sortable_utc
+from ..nightly.publish import HistoryOptions, fold_history, publish_night
+from .render import add_repository, site_renderer
 
 
 def _history_options(parser: argparse.ArgumentParser) -> None:
@@ -57,16 +57,6 @@ def main_history(argv: Sequence[str]) -> int:
     return 0
 
 
-def site_renderer(log_root: Path) -> SiteRender:
-    from ..site import render_site
-
-    def render(results: list[Result], out_dir: Path, extra: Mapping[str, bytes]) -> None:
-        generated = max((sortable_utc(r.finished) for r in results if r.finished), default="")
-        render_site(results, out_dir, generated=generated, log_root=log_root, extra=extra)
-
-    return render
-
-
 def main_publish(argv: Sequence[str]) -> int:
     """`nox -s publish -- SHARD-RESULTS... --remote URL`: the workflow's publish job, anywhere."""
     parser = argparse.ArgumentParser(
@@ -78,12 +68,13 @@ def main_publish(argv: Sequence[str]) -> int:
     parser.add_argument("--no-push", action="store_true", help="commit to the local clone only")
     parser.add_argument("--no-render", action="store_true", help="do not render the site")
     parser.add_argument("--site", type=Path, help="the site folder (default: OUT/site)")
+    add_repository(parser)
     args = parser.parse_args(list(argv))
     missing = [str(path) for path in args.files if not path.exists()]
     if missing:
         raise UsageError(f"no such result file or folder: {', '.join(missing)}")
     options = _options(args)
-    render = None if args.no_render else site_renderer(options.out_dir)
+    render = None if args.no_render else site_renderer(options.out_dir, args.repository)
     published = publish_night(options, args.files, push=not args.no_push, render=render, site_dir=args.site)
     for line in published.lines():
         print(line)

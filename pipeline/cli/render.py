@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from ..errors import InvalidRecords, UsageError
 from ..nightly.store import STORE_NAME, Store
 from ..records import Result, results_from_json, sortable_utc
-from ..site.render import render_site
 from .options import Parser, any_url, writable_folder
 
 
@@ -36,12 +35,32 @@ def _parser() -> Parser:
         help="the 'last updated' time shown (default: the newest 'finished' in the results, so renders repeat)",
     )
     parser.add_argument("--log-root", type=Path, default=None, help="where relative log paths start (default: .)")
-    parser.add_argument("--repository", type=any_url, metavar="URL",
-                        help="the tracker's git repository: the pages' commands run the tool from it with pipx")
+    add_repository(parser)
     return parser
 
 
+def add_repository(parser) -> None:
+    parser.add_argument("--repository", type=any_url, metavar="URL",
+                        help="the tracker's git repository: the site's commands run the tool from it with pipx")
+
+
+def site_renderer(log_root: Path, repository: str | None = None):
+    """The renderer the nightly and publish end with; the page's "last updated" is the newest result, so a
+    store renders the same twice.  (The site's modules are imported only when it renders.)"""
+
+    def render(results: list[Result], out_dir: Path, extra: Mapping[str, bytes] | None = None) -> None:
+        from ..site.render import render_site
+
+        generated = max((sortable_utc(r.finished) for r in results if r.finished), default="")
+        render_site(results, out_dir, generated=generated, log_root=log_root, extra=extra,
+                    repository=repository or "")
+
+    return render
+
+
 def main_render(argv: Sequence[str] | None = None) -> int:
+    from ..site.render import render_site
+
     args = _parser().parse_args(argv)
     if args.results:
         results = list(load_results(args.results))

@@ -162,3 +162,16 @@ def test_a_lost_repository_is_rebuilt_from_the_sites_download(remote, tmp_path):
     again = publish_night(options(new_remote, tmp_path / "new-out"), [*first, export(tmp_path / "r2.json", row("c"))])
     assert (again.folded, again.appended) == (2, 1)  # the old rows are known; only the new one is appended
     assert sorted(r["result"]["name"] for r in again.history.rows) == ["a", "b", "c"]
+
+
+def test_the_published_site_says_where_the_tool_comes_from(remote, tmp_path, monkeypatch):
+    from pipeline.cli.publish import main_publish
+
+    monkeypatch.chdir(tmp_path)  # the site's relative log paths start here
+    shard = export(tmp_path / "shard-results" / "r.json", row("a"))
+    code = main_publish([str(shard), "--remote", str(remote), "--first-run", "--out", str(tmp_path / "out"),
+                         "--attempts", "1", "--repository", "https://git.example/tracker"])
+    assert code == 0
+    page = (tmp_path / "out" / "site" / "projects" / "a.html").read_text()
+    assert "pipx run --spec git+https://git.example/tracker wheelrepro check --from-record" in page
+    assert 'The tool comes from <a href="https://git.example/tracker"' in page

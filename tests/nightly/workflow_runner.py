@@ -11,7 +11,7 @@ new one is noticed).  What only GitHub has is stood in for:
   tests/test_workflow.py checks the noxfile says so), except that the nightly's double build is
   FakeEngine's (tests/nightly/fake_nightly.py);
 - ``sudo`` runs the command as it is (the tests run as root);
-- the repository is a local bare one at ``$GITHUB_SERVER_URL/$GITHUB_REPOSITORY.git``;
+- the repository is a local bare one at ``$GITHUB_SERVER_URL/$GITHUB_REPOSITORY.git`` (a file:// URL);
 - ``uses:`` steps: checkout is the fresh folder, setup-python nothing, upload-artifact (it runs
   ``if: always()``) and download-artifact copy folders, upload-pages-artifact hands the folder to
   the deploy job, which "deploys" it by copying it to ``deployed/``.
@@ -134,7 +134,7 @@ class Workflow:
             PATH=f"{self.bin}:{os.environ['PATH']}",
             PYTHONPATH=str(ROOT),
             NIGHT_PYTHON=sys.executable,
-            GITHUB_SERVER_URL=str(self.server),
+            GITHUB_SERVER_URL=self.server.as_uri(),  # a URL, as on GitHub (git takes file://)
             GITHUB_REPOSITORY=REPOSITORY,
             GITHUB_WORKSPACE=str(folder),
             FAKE_NIGHT=str(folder / "fake-night.json"),
