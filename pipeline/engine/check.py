@@ -287,7 +287,8 @@ class Checker:
         """What this machine can vary, probed on first use (a locale may be compiled once)."""
         with self._machine_lock:
             if self._machine is None:
-                self._machine = vary.probe_machine(self.workspace.out / "cache" / "locales", self.backend.isolated)
+                self._machine = vary.probe_machine(self.workspace.out / "cache" / "locales", self.backend.isolated,
+                                                   self.workspace.out / "cache" / "clock")
             return self._machine
 
     def second_clock(self) -> tuple[sandbox.Mount, ...]:

@@ -10,9 +10,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ..engine import fileorder, sandbox
+from ..engine import clock, fileorder, sandbox
 from ..errors import PipelineError
-from .variations import DOMAIN, FAKETIME_LIBS, KERNEL, NO_ASLR, PREFERRED_LOCALES, SETARCH, TIMEZONE, Machine
+from .variations import (DOMAIN, FAKETIME_LIBS, KERNEL, NO_ASLR, PREFERRED_LOCALES, SETARCH, TIME_SHIFT_SECONDS, TIMEZONE,
+                         Machine)
 
 ADDR_NO_RANDOMIZE = 0x0040000
 PROBE_ORDER = "/tmp/probe-order"
@@ -159,12 +160,15 @@ def probe_unusable(isolated: bool) -> dict[str, str]:
     return reasons
 
 
-def probe_machine(cache: Path, isolated: bool) -> Machine:
-    """What this machine can vary; ``cache`` keeps a compiled locale between runs."""
+def probe_machine(cache: Path, isolated: bool, clock_cache: Path | None = None) -> Machine:
+    """What this machine can vary; ``cache`` keeps a compiled locale between runs, ``clock_cache`` the
+    clock library the ``time`` variation shows a sandboxed build."""
     variables, folder = choose_locale(cache)
+    library = clock.compiled(clock_cache, TIME_SHIFT_SECONDS) if isolated and clock_cache else None
     return Machine(
         isolated=isolated,
         faketime=faketime_library(),
+        clock=clock.mounts(library) if library else (),
         locale=variables,
         locale_dir=folder,
         cpus=frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else frozenset(),

@@ -17,7 +17,8 @@ from ..errors import VariationUnavailable
 from ..records import VARIATIONS
 
 ALT_BUILD_ROOT = Path("/tmp/wheelrepro-alt")
-TIME_SHIFT = "+400d"  # libfaketime's offset syntax: 400 days ahead (SOURCE_DATE_EPOCH is untouched)
+TIME_SHIFT_SECONDS = 400 * 86400  # the clock 400 days ahead (SOURCE_DATE_EPOCH is untouched)
+TIME_SHIFT = "+400d"  # the same in libfaketime's syntax (unsandboxed builds, or no C compiler)
 TIMEZONE = "Pacific/Chatham"  # UTC+12:45/+13:45: differs from UTC in hours, minutes and date
 TIMEZONE_RULE = "<+1245>-12:45"  # the same offset as a POSIX rule, for machines without tzdata
 PREFERRED_LOCALES = ("fr_FR.UTF-8", "de_DE.UTF-8", "tr_TR.UTF-8", "en_US.UTF-8")
@@ -42,6 +43,8 @@ class Machine:
 
     isolated: bool  # bubblewrap: a UTS namespace for the hostname, setpriv for the uid
     faketime: str | None = None  # libfaketime's path
+    #: what shows a sandboxed build the tracker's own clock library, TIME_SHIFT_SECONDS ahead (engine.clock)
+    clock: tuple[sandbox.Mount, ...] = ()
     locale: Mapping[str, str] | None = None  # the locale variation's variables
     locale_dir: str | None = None  # LOCPATH folder of a locale compiled by the tracker
     cpus: frozenset[int] = frozenset()  # this process's CPU affinity
@@ -62,8 +65,13 @@ def build_path(settings: BuildSettings, machine: Machine) -> BuildSettings:
 
 
 def time(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    """In the sandbox, the tracker's clock library through the sandbox's own /etc/ld.so.preload (nothing in
+    the environment, and rustc runs under it); libfaketime, which deadlocks rustc, only where that cannot be."""
+    if machine.isolated and machine.clock:
+        return dataclasses.replace(settings, mounts=settings.mounts + machine.clock)
     if machine.faketime is None:
-        raise VariationUnavailable("time", "libfaketime is not installed: apt-get install faketime")
+        raise VariationUnavailable("time", "no C compiler for the clock library, and libfaketime is not installed"
+                                   if machine.isolated else "libfaketime is not installed: apt-get install faketime")
     # LD_PRELOAD directly, not the `faketime` program: its sem_open needs a /dev/shm the build uid can write
     wrapper = ("env", f"LD_PRELOAD={machine.faketime}", f"FAKETIME={TIME_SHIFT}", *settings.wrapper)
     return dataclasses.replace(settings, wrapper=wrapper)

@@ -1,4 +1,5 @@
-"""What this machine can vary, tried inside the real sandbox: faketime, one CPU, a usable locale."""
+"""What this machine can vary, tried inside the real sandbox: the clock (the tracker's library, libfaketime),
+one CPU, a usable locale."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def _spec(settings: BuildSettings, code: str) -> sandbox.Spec:
     if sandbox.sandbox_works() is not None:
         pytest.skip("needs bubblewrap")
     return sandbox.Spec(argv=(*settings.wrapper, "/usr/bin/python3", "-c", code), env={"PATH": "/usr/bin:/bin"},
-                        cwd="/", uid=settings.uid, cpus=settings.cpus, hostname=settings.hostname,
+                        cwd="/", uid=settings.uid, cpus=settings.cpus, hostname=settings.hostname, mounts=settings.mounts,
                         domainname=settings.domainname,
                         reordered=str(settings.build_dir.parent) if settings.reordered else None)
 
@@ -46,6 +47,18 @@ def test_libfaketime_moves_the_clock_inside_bubblewrap(tmp_path):
     settings = vary.vary(BASE, ["time"], machine)
     shifted = float(_in_sandbox(settings, "import time; print(time.time())", tmp_path))
     assert 399 * 86400 < shifted - time.time() < 401 * 86400
+
+
+def test_the_trackers_clock_library_moves_the_clock_400_days_inside_bubblewrap_with_nothing_in_the_environment(
+        tmp_path):
+    machine = vary.probe_machine(tmp_path / "locales", isolated=True, clock_cache=tmp_path / "clock")
+    if not machine.clock:
+        pytest.skip("no C compiler for the clock library")
+    settings = vary.vary(BASE, ["time"], machine)
+    code = "import os, time; print(time.time(), sorted(k for k in os.environ if 'PRELOAD' in k or 'FAKE' in k))"
+    shifted, variables = _in_sandbox(settings, code, tmp_path).split(" ", 1)
+    assert 399 * 86400 < float(shifted) - time.time() < 401 * 86400
+    assert variables == "[]", "the clock moves without a variable the build could see"
 
 
 def test_one_cpu_is_what_the_build_sees_inside_bubblewrap(tmp_path):

@@ -94,7 +94,7 @@ def test_an_unreproducible_package_gets_no_variation_builds(index, make_checker,
 
 @pytest.mark.network
 def test_markupsafe_is_reproducible_but_sensitive_to_build_path_and_umask(tmp_path, interpreters, sandboxed):
-    """Measured on cp312 (bubblewrap, 2 CPUs, libfaketime, a compiled fr_FR.UTF-8, disorderfs): the all-variations
+    """Measured on cp312 (bubblewrap, 2 CPUs, the clock library, a compiled fr_FR.UTF-8, disorderfs): the all-variations
     build differs in the extension's DWARF (.debug_info/.debug_line carry the build directory) and in
     file modes (setuptools copies the 0o664 the umask left); every other variation leaves it alone."""
     if "3.12" not in interpreters:
