@@ -525,3 +525,17 @@ def test_a_verdict_says_how_to_rederive_it_from_its_json_and_where_the_tool_come
     assert 'The tool comes from <a href="https://git.example/wheelrepro.git"' in page
     assert "/root/private/out" not in page + plain, "the store it was made in is the maker's machine's alone"
     assert "Check the release anew" in page
+
+
+def test_the_feed_never_shows_the_store_a_verdict_was_made_in():
+    from pipeline.site.data import Change
+    from pipeline.site.feed import entry_summary
+
+    env = Environment("f" * 64, "b" * 64, "3.12.9", "cp312", (), (), "/env")
+    verdict = dataclasses.replace(result("six", "1.17.0", status="unreproducible", environment=env),
+                                  reproduce="wheelrepro check --from-record /root/private/out six==1.17.0 --python 3.12.9")
+    summary = entry_summary(Change("six", "cp312", None, verdict))
+    assert "/root/private/out" not in summary and "the command is on its page" in summary
+    failed = dataclasses.replace(result("six", "1.17.0", status="build-failed", builds=()),
+                                 reproduce="wheelrepro check six==1.17.0 --python 3.12")
+    assert "Reproduce with: wheelrepro check six==1.17.0 --python 3.12" in entry_summary(Change("six", "cp312", None, failed))
