@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import threading
@@ -56,8 +57,14 @@ def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     site = root / "site"
     render_site(records(root), site, generated="2025-03-03T12:00:00Z", log_root=root)
-    handler = functools.partial(QuietHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    with _serving(site) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serving(site: Path):
+    """The site's folder over http on a free local port, for the fixture's whole scope."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -213,15 +220,8 @@ def served_pypi(tmp_path_factory):
 
     site = tmp_path_factory.mktemp("browser-pypi") / "site"
     render_site(_pypi_results(), site, generated="2025-03-03T12:00:00Z")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with _serving(site) as url:
+        yield url
 
 
 def test_the_matrix_filters_on_pypis_wheel_reproduced(browser, served_pypi):
