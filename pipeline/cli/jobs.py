@@ -38,6 +38,9 @@ class Runner(Generic[J, R]):
             return None
         try:
             result = self.work(job)
+        except KeyboardInterrupt:  # a helper ended by the interrupt: the whole run stops (see run)
+            self.stopping.set()
+            raise
         except Exception as error:  # a tracker bug on one job must not cost the others
             result = self.failed(job, error)
         if self.stopping.is_set():
@@ -53,7 +56,9 @@ class Runner(Generic[J, R]):
             while pending:
                 # a process-wide signal may go to any thread; only a main thread that wakes up now
                 # and then runs Python code to notice it (a blocked wait would sleep through Ctrl-C)
-                _, pending = wait(pending, timeout=POLL, return_when=FIRST_COMPLETED)
+                finished, pending = wait(pending, timeout=POLL, return_when=FIRST_COMPLETED)
+                if any(isinstance(f.exception(), KeyboardInterrupt) for f in finished if not f.cancelled()):
+                    raise KeyboardInterrupt("a job was interrupted")
         except KeyboardInterrupt:
             self.stop(futures)
             pool.shutdown(wait=False, cancel_futures=True)

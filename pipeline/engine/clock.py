@@ -15,8 +15,10 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
+from . import programs
 from .net import atomic_write
 from .sandbox import Mount
 
@@ -91,8 +93,11 @@ def compiled(cache: Path, seconds: int) -> Path | None:
     staging = cache / f".clock-{key}-{os.getpid()}.so"
     try:
         source.write_text(SOURCE)
-        proc = subprocess.run([compiler, "-O2", "-shared", "-fPIC", f"-DSHIFT={int(seconds)}", "-o", str(staging),
-                               str(source)], capture_output=True, text=True, timeout=120)
+        # the compiler's own temporary files in a folder of this process's (a stopped run removes it)
+        with tempfile.TemporaryDirectory(prefix="cc-") as scratch:
+            proc = programs.run([compiler, "-O2", "-shared", "-fPIC", f"-DSHIFT={int(seconds)}", "-o", str(staging),
+                                 str(source)], capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "TMPDIR": scratch})
         if proc.returncode != 0:
             return None
         staging.chmod(0o644)

@@ -13,7 +13,6 @@ import fcntl
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import tomllib
 import urllib.parse
@@ -28,7 +27,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from ..errors import EnvironmentFailed
 from ..records import Environment
-from . import toolchains
+from . import programs, toolchains
 from .interpreters import Interpreter
 from .net import atomic_write
 
@@ -149,7 +148,7 @@ def write_toolchain_lock(interpreter: Interpreter, source: PipSource, directory:
     """
     cmd = [uv_binary(), "pip", "compile", "--quiet", "--no-build", "--no-config", "--no-python-downloads",
            "--python", interpreter.path, "--format", "pylock.toml", *source.args(), "-"]
-    proc = subprocess.run(cmd, input="\n".join(TOOLCHAIN) + "\n", capture_output=True, text=True,
+    proc = programs.run(cmd, input="\n".join(TOOLCHAIN) + "\n", capture_output=True, text=True,
                           env={**os.environ, "UV_NO_CONFIG": "1"})
     if proc.returncode != 0:
         raise EnvironmentFailed(f"locking the toolchain for {interpreter.tag}", _last_line(proc.stderr))
@@ -168,7 +167,7 @@ def write_toolchain_lock_for(selector: str, source: PipSource, directory: Path =
     tag = f"cp{selector.replace('.', '')}"
     cmd = [uv_binary(), "pip", "compile", "--quiet", "--no-build", "--no-config", "--no-python-downloads",
            "--python-version", minor, "--format", "pylock.toml", *source.args(), "-"]
-    proc = subprocess.run(cmd, input="\n".join(TOOLCHAIN) + "\n", capture_output=True, text=True,
+    proc = programs.run(cmd, input="\n".join(TOOLCHAIN) + "\n", capture_output=True, text=True,
                           env={**os.environ, "UV_NO_CONFIG": "1"})
     if proc.returncode != 0:
         raise EnvironmentFailed(f"locking the toolchain for Python {selector}", _last_line(proc.stderr))
@@ -266,7 +265,7 @@ def fill_wheelhouse(dest: Path, source: PipSource, minors: Iterable[str], extra:
         for requirement_args in jobs:
             cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
                    "--python-version", minor.removesuffix("t"), "--dest", str(dest), *source.args(), *requirement_args]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
+            proc = programs.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise EnvironmentFailed(f"filling the wheelhouse for Python {minor}", _last_line(proc.stderr))
         done.append(minor)

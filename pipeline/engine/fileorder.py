@@ -25,6 +25,7 @@ import subprocess
 import time
 
 from ..errors import SandboxUnavailable
+from . import programs
 
 BACKING = "/tmp/.wheelrepro-ordered"  # the real folder under the reversed view, on the private /tmp
 FUSE_DEVICE = "/dev/fuse"
@@ -113,7 +114,7 @@ class Mounter:
             pid = _child_pid(info, deadline)
             if pid is None or not _wait_readable(ready, deadline) or os.read(ready, 1) != b"r":
                 return  # the sandbox ended before its command started: its exit status says so
-            done = subprocess.run(mount_command(pid, self.folder), env={"PATH": HOST_PATH}, capture_output=True,
+            done = programs.run(mount_command(pid, self.folder), env={"PATH": HOST_PATH}, capture_output=True,
                                   text=True, timeout=MOUNT_SECONDS, preexec_fn=child)
             if done.returncode != 0:
                 raise SandboxUnavailable(f"disorderfs could not mount in the sandbox: {done.stderr.strip()[-300:]}")

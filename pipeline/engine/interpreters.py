@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from ..errors import UsageError
+from . import programs
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def _candidates(selector: str, env: dict[str, str]) -> Iterable[str]:
 def probe(path: str) -> Interpreter | None:
     """Ask an interpreter what it is; None when it does not run or is not CPython."""
     try:
-        out = subprocess.run(
+        out = programs.run(
             [path, "-I", "-c", _PROBE], capture_output=True, text=True, timeout=30, check=True
         ).stdout
         info = json.loads(out)

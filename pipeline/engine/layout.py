@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..errors import EnvironmentFailed
+from . import programs
 from .fetch import sha256_of
 from .interpreters import Interpreter
 from .net import atomic_write
@@ -106,7 +107,7 @@ def _rewrite(text: str, host_prefix: str, prefix: str) -> str:
 @functools.lru_cache(maxsize=32)
 def _probe(executable: str) -> dict:
     try:
-        out = subprocess.run([executable, "-I", "-c", _PROBE], capture_output=True, text=True, timeout=60,
+        out = programs.run([executable, "-I", "-c", _PROBE], capture_output=True, text=True, timeout=60,
                              check=True).stdout
         return json.loads(out)
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
@@ -189,7 +190,7 @@ def _compiled(executable: str, copy: Path, inside: str, cache_tag: str, host_pre
     compiled = copy.with_name(copy.name + "c")
     if not compiled.is_file():
         try:
-            subprocess.run([executable, "-I", "-c", _COMPILE, str(copy), str(compiled), inside], capture_output=True,
+            programs.run([executable, "-I", "-c", _COMPILE, str(copy), str(compiled), inside], capture_output=True,
                            timeout=60, check=True)
         except (OSError, subprocess.SubprocessError):
             return []

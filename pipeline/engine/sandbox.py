@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
 from ..errors import SandboxUnavailable
-from . import cgroups, layout
+from . import cgroups, layout, programs
 
 #: builds run as uids from a pool no account uses, one uid per check at a time (the `user` variation
 #: runs as the lease's twin, uid + UID_POOL); the cgroup per build, not the uid, is what confines it
@@ -149,7 +149,7 @@ def bubblewrap_version() -> str | None:
     if not shutil.which("bwrap") or not shutil.which("setpriv"):
         return None
     try:
-        out = subprocess.run(["bwrap", "--version"], capture_output=True, text=True, timeout=10).stdout
+        out = programs.run(["bwrap", "--version"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return out.strip() or "bubblewrap"

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from typing import Mapping
 
-from . import layout
+from . import layout, programs
 from .interpreters import Interpreter
 from .sandbox import host_tools
 
@@ -30,7 +30,7 @@ def _version(argv: tuple[str, ...]) -> str:
     if not shutil.which(argv[0], path=path):
         return "absent"
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/", env=env)
+        out = programs.run(argv, capture_output=True, text=True, timeout=60, cwd="/", env=env)
     except (OSError, subprocess.SubprocessError) as exc:
         return f"unknown ({type(exc).__name__})"
     lines = (out.stdout or out.stderr).strip().splitlines()

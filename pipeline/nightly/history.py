@@ -26,6 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from ..engine import programs
 from ..errors import HistoryUnavailable, InvalidRecords, PipelineError
 from ..records import Result, sortable_utc
 from .store import canonical_row, content_key
@@ -213,7 +214,7 @@ class DataBranch:
     def _git(self, *args: str, ok: Sequence[int] = (0,), inside: bool = True) -> subprocess.CompletedProcess[str]:
         command = ["git", "-C", str(self.workdir), *args] if inside else ["git", *args]
         try:
-            done = subprocess.run(command, env=self._env, capture_output=True, text=True, timeout=self.timeout)
+            done = programs.run(command, env=self._env, capture_output=True, text=True, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             raise self._fail(f"git {args[0]} did not finish in {self.timeout:.0f} s") from None
         except OSError as exc:
@@ -229,7 +230,7 @@ class DataBranch:
     def _clear(self) -> None:
         """Remove the previous clone at ``workdir``, and only if it is one this class made."""
         if self.workdir.exists() and any(self.workdir.iterdir()):
-            mark = subprocess.run(
+            mark = programs.run(
                 ["git", "-C", str(self.workdir), "config", "--local", "--get", _CACHE_MARK],
                 capture_output=True, text=True, env=self._env,
             )

@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 
 
-from ..engine import sandbox
+from ..engine import programs, sandbox
 from ..engine.interpreters import Interpreter
 from ..engine.provision import Provisioner
 from ..errors import BuildRequirementsFailed, NotInferred, SdistOnlyRequirements
@@ -30,7 +30,7 @@ from ..errors import BuildRequirementsFailed, NotInferred, SdistOnlyRequirements
 def uv_version(binary: Path) -> str:
     """``uv 0.13.9`` (what the record names as the resolver); uv runs no package code for this."""
     try:
-        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30).stdout
+        out = programs.run([str(binary), "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         return "uv"
     return " ".join(out.split()[:2]) or "uv"

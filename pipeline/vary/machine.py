@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ..engine import clock, fileorder, sandbox
+from ..engine import clock, fileorder, programs, sandbox
 from ..errors import PipelineError
 from .variations import (DOMAIN, FAKETIME_LIBS, KERNEL, NO_ASLR, PREFERRED_LOCALES, SETARCH, TIME_SHIFT_SECONDS, TIMEZONE,
                          Machine)
@@ -44,7 +44,7 @@ def _normal(name: str) -> str:
 
 def _installed_locale() -> str | None:
     try:
-        listed = subprocess.run(["locale", "-a"], capture_output=True, text=True, timeout=20).stdout.split()
+        listed = programs.run(["locale", "-a"], capture_output=True, text=True, timeout=20).stdout.split()
     except (OSError, subprocess.SubprocessError):
         return None
     usable = [name for name in listed if _normal(name).split(".")[0] not in ("c", "posix")]
@@ -67,7 +67,7 @@ def _compiled_locale(cache: Path) -> str | None:
     shutil.rmtree(staging, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
     try:
-        subprocess.run(["localedef", "-i", "fr_FR", "-f", "UTF-8", str(staging)], capture_output=True, timeout=120)
+        programs.run(["localedef", "-i", "fr_FR", "-f", "UTF-8", str(staging)], capture_output=True, timeout=120)
     except (OSError, subprocess.SubprocessError):
         return None
     if not (staging / "LC_CTYPE").exists():  # localedef exits 1 on mere warnings: judge by the output
@@ -113,7 +113,7 @@ def _run_probe(script: str, isolated: bool, **spec: object) -> tuple[dict[str, s
         code = outcome.returncode
     else:
         try:
-            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+            done = programs.run(argv, env=env, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.SubprocessError) as exc:
             return {}, str(exc)
         text, code = done.stdout + done.stderr, done.returncode

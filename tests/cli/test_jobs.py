@@ -52,3 +52,24 @@ def test_an_interrupt_keeps_nothing_that_ends_after_it():
     with pytest.raises(KeyboardInterrupt):
         runner.run([1, 2, 3])
     assert kept == [1], "job 2 ended after the interrupt and job 3 never started"
+
+
+def test_a_job_ended_by_an_interrupt_stops_the_run_and_keeps_no_record_of_it():
+    from pipeline.engine.programs import Interrupted
+
+    kept: list[int] = []
+    failed: list[int] = []
+
+    def work(job: int) -> int:
+        if job == 2:
+            raise Interrupted("a helper ended by signal 2")  # the signal reached a helper first
+        if job == 3:
+            assert runner.stopping.wait(30), "the run stops the other running jobs"
+        return job
+
+    runner = Runner(work, lambda job, error: failed.append(job) or -1, lambda job, result: kept.append(job),
+                    workers=2)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run([1, 2, 3, 4])
+    assert 2 not in kept and failed == [], "an interrupted job is neither a result nor the tracker's failure"
+    assert 3 not in kept and 4 not in kept
