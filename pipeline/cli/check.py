@@ -24,7 +24,7 @@ from ..engine.resolve import PYPI_SIMPLE, parse_requirement
 from ..engine.target import Target, is_local, is_url
 from ..errors import PipelineError, UsageError
 from ..nightly.store import Store
-from ..records import Result
+from ..records import VERIFIABLE, Result
 from . import report
 from .from_record import main_from_record
 from .jobs import Runner
@@ -270,7 +270,7 @@ def main_check(argv: Sequence[str]) -> int:
 
     def rederive(r: Result) -> str:
         """The command that rebuilds a verdict's record from the --json file it was written to."""
-        if not args.json or args.json == "-" or r.status not in ("reproducible", "unreproducible"):
+        if not args.json or args.json == "-" or r.status not in VERIFIABLE:
             return ""
         return rederive_command(args.json, r.name, r.version, r.python, options, index=index_given)
 

@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 #: a record file is refused past this (the site's largest per-project JSON is far smaller)
 RECORD_CAP = 32 * MiB
-#: the statuses a rebuild can verify: two controlled builds made a wheel
 LOCK_LINE = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)==(\S+) --hash=sha256:([0-9a-f]{64})")
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
 _EXACT = re.compile(r"\d\.\d{1,2}\.\d{1,3}")
@@ -331,8 +330,6 @@ def _input_notes(record: Result, rebuild: Result) -> tuple[str, ...]:
             rebuild.environment.requirements != record.environment.requirements:
         notes.append("the rebuild's locks are not the record's")  # a bug if ever seen: the locks are passed as given
     return tuple(notes)
-
-
 
 
 #: how much of the environment log is read for uv's reason (its last part)

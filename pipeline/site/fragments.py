@@ -277,9 +277,6 @@ def _result(
     return html + _reproduce(r, anchor, root, api, repository)
 
 
-#: the statuses whose record a rebuild can verify (two controlled builds made a wheel)
-
-
 def tool_command(repository: str = "") -> str:
     """How a stranger runs the tool: pipx straight from the tracker's repository when the site knows it."""
     return shlex.join(["pipx", "run", "--spec", f"git+{repository}", "wheelrepro"]) if repository else "wheelrepro"

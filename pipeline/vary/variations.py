@@ -92,9 +92,14 @@ def umask(settings: BuildSettings, machine: Machine) -> BuildSettings:
     return dataclasses.replace(settings, umask=UMASK)
 
 
-def hostname(settings: BuildSettings, machine: Machine) -> BuildSettings:
+def _needs_sandbox(name: str, what: str, machine: Machine) -> None:
+    """A variation only the sandbox can apply is not tested when builds run --unsandboxed."""
     if not machine.isolated:
-        raise VariationUnavailable("hostname", "needs the sandbox's UTS namespace, and builds run --unsandboxed")
+        raise VariationUnavailable(name, f"needs {what}, and builds run --unsandboxed")
+
+
+def hostname(settings: BuildSettings, machine: Machine) -> BuildSettings:
+    _needs_sandbox("hostname", "the sandbox's UTS namespace", machine)
     return dataclasses.replace(settings, hostname=HOSTNAME)
 
 
@@ -107,8 +112,7 @@ def home(settings: BuildSettings, machine: Machine) -> BuildSettings:
 
 
 def user(settings: BuildSettings, machine: Machine) -> BuildSettings:
-    if not machine.isolated:
-        raise VariationUnavailable("user", "needs the sandbox to switch uid, and builds run --unsandboxed")
+    _needs_sandbox("user", "the sandbox to switch uid", machine)
     return dataclasses.replace(settings, user=USER, uid=settings.uid + sandbox.UID_POOL)
 
 
@@ -126,8 +130,7 @@ def _probed(name: str, machine: Machine) -> None:
 
 
 def file_order(settings: BuildSettings, machine: Machine) -> BuildSettings:
-    if not machine.isolated:
-        raise VariationUnavailable("file_order", "needs the sandbox to mount disorderfs, and builds run --unsandboxed")
+    _needs_sandbox("file_order", "the sandbox to mount disorderfs", machine)
     _probed("file_order", machine)
     return dataclasses.replace(settings, reordered=True)
 
@@ -148,8 +151,7 @@ def exec_path(settings: BuildSettings, machine: Machine) -> BuildSettings:
 
 
 def domain(settings: BuildSettings, machine: Machine) -> BuildSettings:
-    if not machine.isolated:
-        raise VariationUnavailable("domain", "needs the sandbox's UTS namespace, and builds run --unsandboxed")
+    _needs_sandbox("domain", "the sandbox's UTS namespace", machine)
     _probed("domain", machine)
     return dataclasses.replace(settings, domainname=DOMAIN)
 
