@@ -22,6 +22,8 @@ VERDICTS: tuple[str, ...] = ("reproducible", "unreproducible", "build-failed", "
 #: the verdicts a record can be rebuilt and verified from (a wheel was built twice): ``check --from-record``
 VERIFIABLE: tuple[str, ...] = ("reproducible", "unreproducible")
 NOT_APPLICABLE = "not-applicable"
+#: the index a record names when it names PyPI (``index_url``), and the default index
+PYPI_SIMPLE = "https://pypi.org/simple/"
 
 Variation = Literal[
     "build_path", "time", "timezone", "locale", "umask", "hostname", "hash_seed", "home", "user", "cpu_count",

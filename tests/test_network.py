@@ -6,7 +6,8 @@ import pytest
 
 from pipeline.engine.check import Checker, CheckOptions
 from pipeline.engine.net import Client
-from pipeline.engine.resolve import PYPI_SIMPLE, resolve_release
+from pipeline.engine.resolve import resolve_release
+from pipeline.records import PYPI_SIMPLE
 
 pytestmark = pytest.mark.network
 

@@ -20,11 +20,11 @@ from typing import Callable, Sequence
 from ..engine.check import Checker, CheckOptions, Phase
 from ..engine.interpreters import Interpreter, discover, parse_wanted, probe
 from ..engine.outcome import Draft, rederive_command, reproduce_command
-from ..engine.resolve import PYPI_SIMPLE, parse_requirement
+from ..engine.resolve import parse_requirement
 from ..engine.target import Target, is_local, is_url
 from ..errors import PipelineError, UsageError
 from ..nightly.store import Store
-from ..records import VERIFIABLE, Result
+from ..records import PYPI_SIMPLE, VERIFIABLE, Result
 from . import report
 from .from_record import main_from_record
 from .jobs import Runner

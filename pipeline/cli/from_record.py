@@ -23,11 +23,11 @@ from ..engine.check import Checker, CheckOptions
 from ..engine.net import Client
 from ..engine.outcome import rederive_command
 from ..engine.rederive import is_remote, plan, read_records, rebuild, refused, select
-from ..engine.resolve import PYPI_SIMPLE, parse_requirement
+from ..engine.resolve import parse_requirement
 from ..engine.workspace import Workspace
 from ..errors import RebuildUnavailable, RecordRefused, UsageError
 from ..nightly.store import Store
-from ..records import Result
+from ..records import PYPI_SIMPLE, Result
 from . import report
 from .jobs import Runner
 from .options import check_options, flatten

@@ -17,7 +17,7 @@ from typing import NoReturn, Sequence
 
 from .. import __version__
 from ..engine.options import CheckOptions
-from ..engine.resolve import PYPI_SIMPLE
+from ..records import PYPI_SIMPLE
 from ..engine.sandbox import GiB
 from ..errors import UsageError
 

@@ -7,7 +7,7 @@ from typing import Sequence
 
 from ..engine import environments
 from ..engine.interpreters import discover, parse_wanted
-from ..engine.resolve import PYPI_SIMPLE
+from ..records import PYPI_SIMPLE
 from .options import Parser, existing_file, flatten, index_url, python_versions, writable_folder
 
 

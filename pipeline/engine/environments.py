@@ -26,7 +26,7 @@ from packaging.requirements import Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from ..errors import EnvironmentFailed
-from ..records import Environment
+from ..records import PYPI_SIMPLE, Environment
 from . import programs, toolchains
 from .interpreters import Interpreter
 from .net import atomic_write
@@ -108,7 +108,7 @@ def lock_from_pylock(text: str, tags: Sequence[Tag]) -> tuple[str, ...]:
 class PipSource:
     """Where build requirements come from: an index, and/or local folders of wheels (pip's and uv's words)."""
 
-    index_url: str | None = "https://pypi.org/simple/"
+    index_url: str | None = PYPI_SIMPLE
     find_links: tuple[str, ...] = ()
 
     def local_paths(self) -> tuple[str, ...]:

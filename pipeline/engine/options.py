@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .environments import PipSource
-from .resolve import PYPI_SIMPLE
+from ..records import PYPI_SIMPLE
 from .sandbox import GiB
 
 

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from .. import __version__
-from ..records import VERIFIABLE, Artifact, Isolation, Release, Result, Status, utcnow
+from ..records import PYPI_SIMPLE, VERIFIABLE, Artifact, Isolation, Release, Result, Status, utcnow
 from .build import CONTROLS
 from .options import CheckOptions
-from .resolve import PYPI_SIMPLE
 from .sandbox import GiB
 
 

@@ -29,7 +29,6 @@ from .net import Client
 from .requires import admits, clean
 from ..records import Artifact, Release
 
-PYPI_SIMPLE = "https://pypi.org/simple/"
 ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 #: the most files one project page may list (PyPI's busiest list about 10,000); a page of more
 #: is refused before it is held in memory as objects

@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from ..errors import PipelineError
 from ..agreement import groups
-from ..records import NOT_APPLICABLE, VERIFIABLE, Agreement, Build, Difference, Environment, Result, Toolchain, sortable_utc
+from ..records import NOT_APPLICABLE, PYPI_SIMPLE, VERIFIABLE, Agreement, Build, Difference, Environment, Result, Toolchain, sortable_utc
 from .badges import Badge
 from .data import UNCHECKED, Cell, Project, Attempts, VersionGroup, is_unsandboxed, slug
 
@@ -295,7 +295,7 @@ def _check_anew(r: Result, tool: str) -> str:
     """The check command for the record's release and Python (it resolves the build requirements anew)."""
     minor = ".".join(r.python.split(".")[:2]) + ("t" if r.interpreter.endswith("t") else "")
     words = shlex.split(tool) + ["check", f"{r.name}=={r.version}", "--python", minor]
-    if r.index_url and r.index_url.rstrip("/") != "https://pypi.org/simple":
+    if r.index_url and r.index_url.rstrip("/") != PYPI_SIMPLE.rstrip("/"):
         words += ["--index-url", r.index_url]
     return shlex.join(words)
 
